@@ -1,0 +1,29 @@
+# Entry points: `make run` serves Infinity, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test venv migrate lint bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
+
+run: migrate
+	INFINITY_DEBUG=$${INFINITY_DEBUG:-1} $(PY) manage.py serve --host $(HOST) --port $(PORT)
+
+test: venv
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,129 @@
+"""Django model classes for data models, built at run time from their definitions.
+
+Classes live in a private apps registry (never Django's global one), are named
+`DM<id>` with attributes named after columns (`f_<id>`) so no user-chosen name can
+clash with Django's model API, and are cached per process under the schema
+version. `current_schema()` costs one indexed one-row query, so every request sees
+a change made by any process, and classes are rebuilt only after a change.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field as dc_field
+
+from django.apps.registry import Apps
+from django.db import connection, models
+from django.db.migrations.state import AppConfigStub
+
+from .fieldtypes import field_type
+from .models import DataModel, Field
+
+_lock = threading.Lock()
+_cache: dict = {"version": None, "schema": None}
+
+
+@dataclass
+class ModelEntry:
+    """A data model's definition together with its generated class."""
+
+    definition: DataModel
+    fields: list[Field]
+    model: type[models.Model]
+    by_name: dict[str, Field] = dc_field(default_factory=dict)
+
+    def __post_init__(self):
+        self.by_name = {f.name: f for f in self.fields}
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+
+@dataclass
+class Schema:
+    """Every data model of one schema version, by name and by id."""
+
+    version: int
+    by_name: dict[str, ModelEntry]
+    by_id: dict[int, ModelEntry]
+
+    def get(self, name: str) -> ModelEntry | None:
+        return self.by_name.get(name)
+
+
+def schema_version() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version FROM datamodels_schemastate WHERE id = 1")
+        return cursor.fetchone()[0]
+
+
+def current_schema() -> Schema:
+    """The schema as of now: cached classes unless another process changed a definition."""
+    version = schema_version()
+    cached = _cache["schema"]
+    if cached is not None and cached.version == version:
+        return cached
+    with _lock:
+        if _cache["schema"] is None or _cache["schema"].version != version:
+            _cache["schema"] = build_schema(version)
+        return _cache["schema"]
+
+
+def build_schema(version: int) -> Schema:
+    definitions = list(DataModel.objects.all())
+    fields_by_model: dict[int, list[Field]] = {d.pk: [] for d in definitions}
+    for field in Field.objects.select_related("data_model", "related_model"):
+        fields_by_model[field.data_model_id].append(field)
+    apps = _private_apps()
+    entries = []
+    for definition in definitions:
+        fields = fields_by_model[definition.pk]
+        entries.append(ModelEntry(definition, fields, _build_class(apps, definition, fields)))
+    apps.clear_cache()  # reverse relations are known only once every class exists
+    return Schema(version, {e.name: e for e in entries}, {e.definition.pk: e for e in entries})
+
+
+def _private_apps() -> Apps:
+    """An apps registry of our own with one app, `dynamic`, so reverse relations resolve."""
+    apps = Apps(installed_apps=())
+    stub = AppConfigStub("dynamic")
+    stub.apps = apps
+    stub.models = apps.all_models["dynamic"]
+    apps.app_configs["dynamic"] = stub
+    return apps
+
+
+def _meta(apps: Apps, table: str) -> type:
+    return type("Meta", (), {"db_table": table, "managed": False, "app_label": "dynamic", "apps": apps})
+
+
+def _build_class(apps: Apps, definition: DataModel, fields: list[Field]) -> type[models.Model]:
+    attrs = {
+        "__module__": "datamodels.dynamic",
+        "Meta": _meta(apps, definition.db_table),
+        "id": models.CharField(primary_key=True, max_length=30),
+        "created_at": models.DateTimeField(),
+        "updated_at": models.DateTimeField(),
+    }
+    for field in fields:
+        if field.type == "relation" and field.many:
+            _build_through(apps, field)
+        attrs[field.column] = field_type(field.type).model_field(field)
+    return type(f"DM{definition.pk}", (models.Model,), attrs)
+
+
+def _build_through(apps: Apps, field: Field) -> None:
+    # Reverse names are explicit (`j<id>_s`): hidden ("+") ones break prefetching.
+    fk = dict(on_delete=models.DO_NOTHING, db_constraint=False)
+    attrs = {
+        "__module__": "datamodels.dynamic",
+        "Meta": _meta(apps, field.join_table),
+        "source": models.ForeignKey(
+            f"dynamic.DM{field.data_model_id}", db_column="source_id", related_name=f"j{field.pk}_s", **fk
+        ),
+        "target": models.ForeignKey(
+            f"dynamic.DM{field.related_model_id}", db_column="target_id", related_name=f"j{field.pk}_t", **fk
+        ),
+    }
+    type(f"DM{field.data_model_id}F{field.pk}", (models.Model,), attrs)

@@ -1,0 +1,401 @@
+"""Scalar field types: text-like, numbers, booleans, dates, choices and JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from decimal import Decimal, InvalidOperation
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.db import models
+from .base import COMPARISONS, CONTAINS, EQ, NE, FieldType, InvalidValue, register, sql_literal
+
+_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+
+
+class TextBase(FieldType):
+    """Shared by every type stored as `text`."""
+
+    family = "text"
+    options = frozenset({"max_length", "regex"})
+    operators = COMPARISONS | {CONTAINS}
+
+    def sql_type(self, field) -> str:
+        return "text"
+
+    def model_field(self, field):
+        return models.TextField(db_column=field.column, null=True)
+
+    def index_sql(self, field, table):
+        statements = super().index_sql(field, table)
+        col = field.column
+        statements.append(f'CREATE INDEX "{table}_{col}_trgm" ON "{table}" USING gin ("{col}" gin_trgm_ops)')
+        return statements
+
+    def validate(self, field, value):
+        if not isinstance(value, str):
+            raise InvalidValue("Must be a string")
+        if field.max_length and len(value) > field.max_length:
+            raise InvalidValue(f"Must be at most {field.max_length} characters")
+        if field.regex and not re.search(field.regex, value):
+            raise InvalidValue(f"Must match the pattern {field.regex}")
+        return value
+
+    def sql_to_text(self, field, col):
+        return col
+
+    def sql_fits(self, field, text):
+        return "TRUE"
+
+    def sql_from_text(self, field, text):
+        return text
+
+    def check_options(self, field):
+        if field.regex:
+            try:
+                re.compile(field.regex)
+            except re.error as exc:
+                return [f"regex is not a valid regular expression: {exc}"]
+        return []
+
+
+@register
+class TextType(TextBase):
+    name = "text"
+
+
+@register
+class LongTextType(TextBase):
+    name = "long_text"
+    can_be_unique = False
+
+    def index_sql(self, field, table):
+        col = field.column
+        return [f'CREATE INDEX "{table}_{col}_trgm" ON "{table}" USING gin ("{col}" gin_trgm_ops)']
+
+
+@register
+class EmailType(TextBase):
+    name = "email"
+    options = frozenset({"max_length"})
+    _validator = EmailValidator()
+
+    def validate(self, field, value):
+        value = super().validate(field, value)
+        try:
+            self._validator(value)
+        except ValidationError:
+            raise InvalidValue("Must be a valid email address") from None
+        return value
+
+    def sql_fits(self, field, text):
+        return f"({text}) ~ '^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'"
+
+
+@register
+class UrlType(TextBase):
+    name = "url"
+    options = frozenset({"max_length"})
+    _validator = URLValidator(schemes=["http", "https"])
+
+    def validate(self, field, value):
+        value = super().validate(field, value)
+        try:
+            self._validator(value)
+        except ValidationError:
+            raise InvalidValue("Must be a valid http(s) URL") from None
+        return value
+
+    def sql_fits(self, field, text):
+        return f"({text}) ~* '^https?://[^[:space:]/$.?#][^[:space:]]*$'"
+
+
+@register
+class SelectType(TextBase):
+    name = "select"
+    options = frozenset({"choices"})
+    operators = frozenset({EQ, NE, CONTAINS})
+
+    def validate(self, field, value):
+        if not isinstance(value, str) or value not in field.choices:
+            raise InvalidValue(f"Must be one of: {', '.join(field.choices)}")
+        return value
+
+    def index_sql(self, field, table):
+        return FieldType.index_sql(self, field, table)
+
+    def sql_fits(self, field, text):
+        return f"({text}) = ANY({sql_literal(list(field.choices))}::text[])"
+
+    def check_options(self, field):
+        return _check_choices(field)
+
+
+@register
+class MultiSelectType(FieldType):
+    name = "multi_select"
+    options = frozenset({"choices"})
+    can_be_unique = False
+    can_sort = False
+
+    def sql_type(self, field):
+        return "text[]"
+
+    def model_field(self, field):
+        return ArrayField(models.TextField(), db_column=field.column, null=True)
+
+    def index_sql(self, field, table):
+        col = field.column
+        return [f'CREATE INDEX "{table}_{col}_idx" ON "{table}" USING gin ("{col}")']
+
+    def validate(self, field, value):
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise InvalidValue("Must be a list of strings")
+        unknown = [item for item in value if item not in field.choices]
+        if unknown:
+            raise InvalidValue(f"Must only contain: {', '.join(field.choices)}")
+        return list(dict.fromkeys(value))
+
+    def parse_filter(self, field, raw):
+        # `tags:x` means "contains x": filters compare one choice with the list.
+        return SelectType.validate(self, field, raw)
+
+    def sql_to_text(self, field, col):
+        return f"array_to_string({col}, ',')"
+
+    def sql_fits(self, field, text):
+        choices = sql_literal(list(field.choices))
+        return f"(SELECT coalesce(bool_and(trim(e) = ANY({choices}::text[])), TRUE) FROM unnest(string_to_array({text}, ',')) e)"
+
+    def sql_from_text(self, field, text):
+        return f"ARRAY(SELECT trim(e) FROM unnest(string_to_array({text}, ',')) e WHERE trim(e) <> '')"
+
+    def check_options(self, field):
+        return _check_choices(field)
+
+
+def _check_choices(field) -> list[str]:
+    choices = field.choices
+    if not isinstance(choices, list) or not choices:
+        return ["choices must be a non-empty list of strings"]
+    if not all(isinstance(c, str) and c for c in choices):
+        return ["choices must be non-empty strings"]
+    if len(set(choices)) != len(choices):
+        return ["choices must not repeat"]
+    return []
+
+
+class NumberBase(FieldType):
+    """Shared by integer and number: min/max and numeric comparisons."""
+
+    options = frozenset({"min", "max"})
+    operators = COMPARISONS
+
+    def check_range(self, field, value):
+        if field.min_value is not None and value < field.min_value:
+            raise InvalidValue(f"Must be at least {_num(field.min_value)}")
+        if field.max_value is not None and value > field.max_value:
+            raise InvalidValue(f"Must be at most {_num(field.max_value)}")
+        return value
+
+    def check_options(self, field):
+        if field.min_value is not None and field.max_value is not None and field.min_value > field.max_value:
+            return ["min must not be greater than max"]
+        return []
+
+
+def _num(value: float):
+    return int(value) if float(value).is_integer() else value
+
+
+@register
+class IntegerType(NumberBase):
+    name = "integer"
+
+    def sql_type(self, field):
+        return "bigint"
+
+    def model_field(self, field):
+        return models.BigIntegerField(db_column=field.column, null=True)
+
+    def validate(self, field, value):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidValue("Must be an integer")
+        if not -(2**63) <= value < 2**63:
+            raise InvalidValue("Must fit in 64 bits")
+        return self.check_range(field, value)
+
+    def parse_filter(self, field, raw):
+        try:
+            return int(raw)
+        except ValueError:
+            raise InvalidValue("Must be an integer") from None
+
+
+@register
+class NumberType(NumberBase):
+    name = "number"
+    options = frozenset({"min", "max", "decimal_places"})
+
+    def sql_type(self, field):
+        if field.decimal_places is not None:
+            return f"numeric(38, {field.decimal_places})"
+        return "double precision"
+
+    def model_field(self, field):
+        if field.decimal_places is not None:
+            return models.DecimalField(
+                db_column=field.column, null=True, max_digits=38, decimal_places=field.decimal_places
+            )
+        return models.FloatField(db_column=field.column, null=True)
+
+    def validate(self, field, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InvalidValue("Must be a number")
+        self.check_range(field, value)
+        if field.decimal_places is not None:
+            return Decimal(str(value)).quantize(Decimal(1).scaleb(-field.decimal_places))
+        return float(value)
+
+    def to_json(self, field, value):
+        return float(value) if isinstance(value, Decimal) else value
+
+    def parse_filter(self, field, raw):
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise InvalidValue("Must be a number") from None
+        if not value.is_finite():
+            raise InvalidValue("Must be a number")
+        return value if field.decimal_places is not None else float(value)
+
+    def sql_fits(self, field, text):
+        return f"(pg_input_is_valid({text}, 'numeric') AND lower(trim({text})) NOT IN ('nan', 'infinity', '-infinity', '+infinity'))"
+
+
+@register
+class BooleanType(FieldType):
+    name = "boolean"
+    can_be_unique = False
+
+    def sql_type(self, field):
+        return "boolean"
+
+    def model_field(self, field):
+        return models.BooleanField(db_column=field.column, null=True)
+
+    def validate(self, field, value):
+        if not isinstance(value, bool):
+            raise InvalidValue("Must be true or false")
+        return value
+
+    def parse_filter(self, field, raw):
+        lowered = raw.lower()
+        if lowered in _TRUE or lowered in _FALSE:
+            return lowered in _TRUE
+        raise InvalidValue("Must be true or false")
+
+
+@register
+class DateType(FieldType):
+    name = "date"
+    operators = COMPARISONS
+
+    def sql_type(self, field):
+        return "date"
+
+    def model_field(self, field):
+        return models.DateField(db_column=field.column, null=True)
+
+    def validate(self, field, value):
+        if isinstance(value, str) and len(value) == 10:
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise InvalidValue("Must be a date as YYYY-MM-DD")
+
+    def to_json(self, field, value):
+        return value.isoformat() if value is not None else None
+
+
+def parse_datetime(value) -> dt.datetime:
+    """ISO 8601 → an aware UTC datetime (naive values are taken as UTC)."""
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.timezone.utc)
+            return parsed.astimezone(dt.timezone.utc)
+    raise InvalidValue("Must be an ISO 8601 date-time, e.g. 2024-01-01T00:00:00Z")
+
+
+def format_datetime(value: dt.datetime | None) -> str | None:
+    """An aware datetime → ISO 8601 UTC with `Z`, microseconds kept when present."""
+    if value is None:
+        return None
+    text = value.astimezone(dt.timezone.utc).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+@register
+class DateTimeType(FieldType):
+    name = "datetime"
+    operators = COMPARISONS
+
+    def sql_type(self, field):
+        return "timestamptz"
+
+    def model_field(self, field):
+        return models.DateTimeField(db_column=field.column, null=True)
+
+    def validate(self, field, value):
+        return parse_datetime(value)
+
+    def to_json(self, field, value):
+        return format_datetime(value)
+
+    def sql_to_text(self, field, col):
+        return f"""to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
+@register
+class JsonType(FieldType):
+    name = "json"
+    operators = frozenset()
+    can_be_unique = False
+    can_sort = False
+
+    def sql_type(self, field):
+        return "jsonb"
+
+    def model_field(self, field):
+        return models.JSONField(db_column=field.column, null=True)
+
+    def index_sql(self, field, table):
+        col = field.column
+        return [f'CREATE INDEX "{table}_{col}_idx" ON "{table}" USING gin ("{col}")']
+
+    def validate(self, field, value):
+        return value
+
+    def sql_value(self, field, value):
+        return f"{sql_literal(json.dumps(value))}::jsonb"
+
+    def sql_to_text(self, field, col):
+        return f"({col} #>> '{{}}')"
+
+    def sql_fits(self, field, text):
+        return "TRUE"
+
+    def sql_from_text(self, field, text):
+        return f"to_jsonb({text})"

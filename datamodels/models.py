@@ -1,0 +1,79 @@
+"""Definitions of user data models: `DataModel`, its `Field`s, and the schema version.
+
+These rows describe the tables; the tables themselves (`dm_<id>`, columns `f_<id>`)
+are created and altered by `datamodels.ddl` through `datamodels.services`, never by
+Django migrations. Physical names come from ids, so renames never touch SQL.
+"""
+
+from django.db import models
+
+
+class SchemaState(models.Model):
+    """A single row whose `version` is bumped in the same transaction as every DDL change."""
+
+    version = models.BigIntegerField(default=1)
+
+    class Meta:
+        db_table = "datamodels_schemastate"
+
+
+class DataModel(models.Model):
+    """A user-defined model, stored in its own table `dm_<id>`."""
+
+    name = models.CharField(max_length=63, unique=True)
+    label = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "data model"
+
+    def __str__(self):
+        return self.label or self.name
+
+    @property
+    def db_table(self) -> str:
+        return f"dm_{self.pk}"
+
+
+class Field(models.Model):
+    """A typed field of a data model, stored in column `f_<id>` (or a join table for to-many)."""
+
+    data_model = models.ForeignKey(DataModel, on_delete=models.CASCADE, related_name="fields")
+    name = models.CharField(max_length=63)
+    type = models.CharField(max_length=20)
+    position = models.PositiveIntegerField(default=0)
+    required = models.BooleanField(default=False)
+    unique = models.BooleanField(default=False)
+    indexed = models.BooleanField(default=False)
+    default = models.JSONField(null=True, blank=True)
+    help_text = models.CharField(max_length=500, blank=True)
+    max_length = models.PositiveIntegerField(null=True, blank=True)
+    min_value = models.FloatField(null=True, blank=True)
+    max_value = models.FloatField(null=True, blank=True)
+    decimal_places = models.PositiveSmallIntegerField(null=True, blank=True)
+    regex = models.CharField(max_length=500, blank=True)
+    choices = models.JSONField(default=list, blank=True)
+    related_model = models.ForeignKey(
+        DataModel, null=True, blank=True, on_delete=models.PROTECT, related_name="incoming_relations"
+    )
+    many = models.BooleanField(default=False)
+    dimensions = models.PositiveIntegerField(null=True, blank=True)
+    source_fields = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["data_model", "name"], name="unique_field_name_per_model")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def column(self) -> str:
+        return f"f_{self.pk}"
+
+    @property
+    def join_table(self) -> str:
+        return f"dm_{self.data_model_id}_f_{self.pk}"
