@@ -77,3 +77,18 @@ class Field(models.Model):
     @property
     def join_table(self) -> str:
         return f"dm_{self.data_model_id}_f_{self.pk}"
+
+
+class IdempotencyKey(models.Model):
+    """The first response to a POST sent with `Idempotency-Key`, replayed to retries for 24 h."""
+
+    caller = models.CharField(max_length=100)
+    scope = models.CharField(max_length=100)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    body = models.TextField()  # the JSON as sent: jsonb would reorder its keys
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["caller", "scope", "key"], name="unique_idempotency_key")]

@@ -70,7 +70,7 @@ def _store(field, value, clean: CleanRecord) -> None:
     if field.type == "relation" and field.many:
         clean.many[field] = value or []
     else:
-        clean.columns[field.column] = value
+        clean.columns[field_type(field.type).attname(field)] = value
 
 
 def _clean_value(field, value, clean: CleanRecord) -> str | None:
@@ -105,7 +105,7 @@ def _check_relations(entry: ModelEntry, clean: CleanRecord, index) -> list:
     for field in entry.fields:
         if field.type != "relation":
             continue
-        ids = clean.many.get(field) if field.many else clean.columns.get(field.column)
+        ids = clean.many.get(field) if field.many else clean.columns.get(field_type(field.type).attname(field))
         ids = [ids] if isinstance(ids, str) else list(ids or [])
         if not ids:
             continue

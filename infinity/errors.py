@@ -6,7 +6,7 @@
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 
@@ -57,6 +57,8 @@ def exception_handler(exc, context):
 def _describe(exc):
     if isinstance(exc, InfinityError):
         return exc.status, exc.code, exc.message, exc.details
+    if isinstance(exc, RequestDataTooBig):
+        return 413, "PAYLOAD_TOO_LARGE", "The body is too large", None
     if isinstance(exc, Http404):
         return 404, "NOT_FOUND", "Not found", None
     if isinstance(exc, PermissionDenied):

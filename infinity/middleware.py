@@ -1,8 +1,11 @@
-"""Request ids: every response carries X-Request-ID, the caller's when it is sane."""
+"""Request-wide middleware: request ids on every response, and the body size limit."""
 
 import re
 
+from django.conf import settings
 from ulid import ULID
+
+from infinity.errors import error_response
 
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
@@ -23,3 +26,19 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies above INFINITY_MAX_BODY_BYTES with 413 before anything reads them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.limit = settings.INFINITY["MAX_BODY_BYTES"]
+
+    def __call__(self, request):
+        length = request.META.get("CONTENT_LENGTH") or ""
+        if length.isdigit() and int(length) > self.limit:
+            return error_response(
+                request, 413, "PAYLOAD_TOO_LARGE", f"The body is larger than {self.limit} bytes"
+            )
+        return self.get_response(request)

@@ -1,14 +1,17 @@
 """Top-level routes: the admin, the health check and each app's API."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
-from infinity import views
+from infinity import errors, views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/health", views.health, name="health"),
+    path("api/public/data/", include("datamodels.api.urls")),
     path("api/", include("accounts.api.urls")),
+    # Anything else under /api/ is a JSON 404, even with DEBUG on.
+    re_path(r"^api/", errors.not_found_view),
 ]
 
 handler404 = "infinity.errors.not_found_view"

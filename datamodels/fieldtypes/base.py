@@ -44,6 +44,10 @@ class FieldType:
         """The Django field of the generated model class (column `f_<id>`)."""
         raise NotImplementedError
 
+    def attname(self, field) -> str:
+        """The attribute of the generated model instance that holds the raw value."""
+        return field.column
+
     def index_sql(self, field, table: str) -> list[str]:
         """CREATE INDEX statements for `indexed` (unique indexes are generic)."""
         col = field.column

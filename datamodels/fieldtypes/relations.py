@@ -45,6 +45,9 @@ class RelationType(FieldType):
             related_name=f"r_{field.pk}",
         )
 
+    def attname(self, field):
+        return f"{field.column}_id"
+
     def validate(self, field, value):
         if field.many:
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):

@@ -1,0 +1,10 @@
+"""Routes of the records API under /api/public/data/."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("<str:model>", views.RecordListView.as_view(), name="records"),
+    path("<str:model>/<str:record_id>", views.RecordDetailView.as_view(), name="record"),
+]

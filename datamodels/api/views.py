@@ -1,0 +1,125 @@
+"""The records API: `/api/public/data/{model}` and `/api/public/data/{model}/{id}`.
+
+Views parse the request, call selectors/services and render; nothing else.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from infinity.exceptions import BadRequest, NotFound, PreconditionFailed
+
+from .. import records, selectors
+from ..dynamic import current_schema
+from ..idempotency import idempotent
+from ..query import parse_fields, parse_include, parse_list_query
+
+
+def resolve(model: str):
+    schema = current_schema()
+    entry = schema.get(model)
+    if entry is None:
+        raise NotFound(f'Unknown model "{model}"')
+    return schema, entry
+
+
+def caller_of(request) -> str:
+    prefix = getattr(request.auth, "prefix", None)
+    return f"key:{prefix}" if prefix else f"user:{request.user.pk}"
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    if header is None:
+        return True
+    return header.strip() == "*" or etag in [tag.strip().removeprefix("W/") for tag in header.split(",")]
+
+
+class RecordListView(APIView):
+    """List records of a model, or create one (object body) or many (array body)."""
+
+    def get(self, request, model):
+        schema, entry = resolve(model)
+        page = selectors.record_list(entry, schema, parse_list_query(entry, schema, request.query_params))
+        return Response({"data": page.data, "pagination": page.pagination})
+
+    def post(self, request, model):
+        schema, entry = resolve(model)
+        data = request.data
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            status, body = self._create(entry, schema, data)
+            return Response(body, status=status)
+        status, body, replayed = idempotent(
+            caller=caller_of(request), scope=f"records:{entry.name}", key=key, data=data,
+            action=lambda: self._create(entry, schema, data),
+        )
+        response = Response(body, status=status)
+        if replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+    def _create(self, entry, schema, data) -> tuple[int, dict]:
+        if isinstance(data, list):
+            created = records.records_create_bulk(entry=entry, items=data)
+            ids = [r.pk for r in created]
+            found = selectors.records_by_ids(entry, schema, ids)
+            return 201, {"data": [found[i] for i in ids]}
+        if not isinstance(data, dict):
+            raise BadRequest("The body must be a JSON object, or an array of objects")
+        record = records.record_create(entry=entry, data=data)
+        body, _ = selectors.record_get(entry, schema, record.pk)
+        return 201, {"data": body}
+
+
+class RecordDetailView(APIView):
+    """Read, replace, update or delete one record; ETags guard concurrent writers."""
+
+    def get(self, request, model, record_id):
+        schema, entry = resolve(model)
+        params = request.query_params
+        body, etag = selectors.record_get(
+            entry, schema, record_id,
+            fields=parse_fields(entry, params.get("fields")),
+            include=parse_include(entry, schema, params.get("include")),
+        )
+        if_none = request.headers.get("If-None-Match")
+        if if_none is not None and _matches(if_none, etag):
+            response = Response(status=304)
+        else:
+            response = Response({"data": body})
+        response["ETag"] = etag
+        return response
+
+    def put(self, request, model, record_id):
+        return self._update(request, model, record_id, partial=False)
+
+    def patch(self, request, model, record_id):
+        return self._update(request, model, record_id, partial=True)
+
+    def _update(self, request, model, record_id, *, partial):
+        schema, entry = resolve(model)
+        if not isinstance(request.data, dict):
+            raise BadRequest("The body must be a JSON object")
+        with transaction.atomic():
+            record = self._locked(request, entry, record_id)
+            records.record_update(entry=entry, record=record, data=request.data, partial=partial)
+        body, etag = selectors.record_get(entry, schema, record_id)
+        return Response({"data": body}, headers={"ETag": etag})
+
+    def delete(self, request, model, record_id):
+        schema, entry = resolve(model)
+        with transaction.atomic():
+            record = self._locked(request, entry, record_id)
+            records.record_delete(entry=entry, record=record)
+        return Response({"success": True, "message": "Record deleted successfully"})
+
+    def _locked(self, request, entry, record_id):
+        """The record, locked for this transaction, after checking If-Match."""
+        record = entry.model.objects.select_for_update().filter(pk=record_id).first()
+        if record is None:
+            raise NotFound("Record not found")
+        if not _matches(request.headers.get("If-Match"), selectors.etag_for(record.pk, record.updated_at)):
+            raise PreconditionFailed("The record has changed since you read it (ETag mismatch)")
+        return record

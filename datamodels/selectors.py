@@ -1,0 +1,141 @@
+"""Record reads: lists and single records as JSON-ready dicts.
+
+Rows come from `QuerySet.values()` (no model instances); to-many ids and every
+`include` level cost one query each, whatever the page size, so a list request
+runs a small fixed number of queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+from infinity.exceptions import NotFound
+
+from .dynamic import ModelEntry, Schema
+from .fieldtypes import field_type
+from .fieldtypes.scalars import format_datetime
+from .query import ListQuery, apply_cursor, apply_filters, apply_order, encode_cursor, order_columns
+
+SYSTEM = ("id", "created_at", "updated_at")
+
+
+@dataclass
+class Page:
+    """One page of a list: rendered records and the pagination object."""
+
+    data: list[dict]
+    pagination: dict
+
+
+def etag_for(record_id: str, updated_at) -> str:
+    """A strong validator that changes with every write (updated_at moves on each)."""
+    digest = hashlib.sha256(f"{record_id}|{updated_at.isoformat()}".encode()).hexdigest()[:32]
+    return f'"{digest}"'
+
+
+def _shown_fields(entry: ModelEntry, fields: list[str] | None, include: dict) -> list:
+    if fields is None:
+        return [f for f in entry.fields if f.type != "vector" or f.name in include]
+    wanted = set(fields) | set(include)
+    return [f for f in entry.fields if f.name in wanted]
+
+
+class RecordRenderer:
+    """Renders rows of one model, with `fields` and nested `include`, into JSON dicts."""
+
+    def __init__(self, entry: ModelEntry, schema: Schema, fields=None, include=None):
+        self.entry, self.schema = entry, schema
+        self.include = include or {}
+        self.system = [c for c in SYSTEM if fields is None or c in fields]
+        self.shown = _shown_fields(entry, fields, self.include)
+        self.single = [f for f in self.shown if not (f.type == "relation" and f.many)]
+        self.many = [f for f in self.shown if f.type == "relation" and f.many]
+        self.converters = [(f.name, f.column, field_type(f.type).to_json, f) for f in self.single]
+
+    def columns(self, extra=()) -> list[str]:
+        return list(dict.fromkeys([*SYSTEM, *(f.column for f in self.single), *extra]))
+
+    def render(self, rows: list[dict]) -> list[dict]:
+        ids = [row["id"] for row in rows]
+        many_ids = {f.name: self._many_ids(f, ids) for f in self.many}
+        out = [self._render_row(row, many_ids) for row in rows]
+        for name, subtree in self.include.items():
+            self._expand(name, subtree, out)
+        return out
+
+    def _render_row(self, row: dict, many_ids: dict) -> dict:
+        item = {}
+        for key in self.system:
+            value = row[key]
+            item[key] = value if key == "id" else format_datetime(value)
+        for name, column, to_json, field in self.converters:
+            value = row[column]
+            item[name] = None if value is None else to_json(field, value)
+        for name, by_source in many_ids.items():
+            item[name] = by_source.get(row["id"], [])
+        return item
+
+    def _many_ids(self, field, ids: list[str]) -> dict[str, list[str]]:
+        through = self.entry.model._meta.get_field(field.column).remote_field.through
+        result: dict[str, list[str]] = {}
+        pairs = through.objects.filter(source_id__in=ids).order_by("id").values_list("source_id", "target_id")
+        for source, target in pairs:
+            result.setdefault(source, []).append(target)
+        return result
+
+    def _expand(self, name: str, subtree: dict, items: list[dict]) -> None:
+        field = self.entry.by_name[name]
+        target = self.schema.by_id[field.related_model_id]
+        wanted = set()
+        for item in items:
+            value = item.get(name)
+            wanted.update(value if isinstance(value, list) else [value] if value else [])
+        found = records_by_ids(target, self.schema, wanted, include=subtree) if wanted else {}
+        for item in items:
+            value = item.get(name)
+            if isinstance(value, list):
+                item[name] = [found[i] for i in value if i in found]
+            elif value is not None:
+                item[name] = found.get(value)
+
+
+def records_by_ids(entry: ModelEntry, schema: Schema, ids, *, include=None) -> dict[str, dict]:
+    renderer = RecordRenderer(entry, schema, include=include)
+    rows = entry.model.objects.filter(pk__in=list(ids)).values(*renderer.columns())
+    return {item["id"]: item for item in renderer.render(list(rows))}
+
+
+def record_get(entry: ModelEntry, schema: Schema, record_id: str, *, fields=None, include=None) -> tuple[dict, str]:
+    """One record as JSON with its ETag, or NotFound (a malformed id is simply not found)."""
+    renderer = RecordRenderer(entry, schema, fields, include)
+    rows = list(entry.model.objects.filter(pk=record_id).values(*renderer.columns()))
+    if not rows:
+        raise NotFound("Record not found")
+    return renderer.render(rows)[0], etag_for(rows[0]["id"], rows[0]["updated_at"])
+
+
+def record_list(entry: ModelEntry, schema: Schema, query: ListQuery) -> Page:
+    """A page by number (with exact total) or after a cursor (without)."""
+    renderer = RecordRenderer(entry, schema, query.fields, query.include)
+    filtered = apply_filters(entry.model.objects.all(), query.filters)
+    ordered = apply_order(filtered, query.sort)
+    sort_columns = [col for col, _ in order_columns(query.sort)]
+    if query.cursor is not None:
+        ordered = apply_cursor(ordered, query.sort, query.cursor)
+        rows = list(ordered.values(*renderer.columns(sort_columns))[: query.limit + 1])
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        pagination = {"limit": query.limit}
+    else:
+        offset = (query.page - 1) * query.limit
+        rows = list(ordered.values(*renderer.columns(sort_columns))[offset: offset + query.limit])
+        # A short page tells the total without counting (PostgreSQL's count is a scan).
+        short = len(rows) < query.limit and (rows or offset == 0)
+        total = offset + len(rows) if short else filtered.count()
+        more = offset + len(rows) < total
+        pages = math.ceil(total / query.limit) if total else 0
+        pagination = {"page": query.page, "limit": query.limit, "total": total, "pages": pages}
+    pagination["next_cursor"] = encode_cursor(query.sort, rows[-1]) if more and rows else None
+    return Page(renderer.render(rows), pagination)
