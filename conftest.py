@@ -13,3 +13,27 @@ def client_api():
 @pytest.fixture
 def superuser(django_user_model):
     return django_user_model.objects.create_superuser("root", "root@example.com", "s3cret-pass-123")
+
+
+@pytest.fixture
+def make_api_key(superuser):
+    """Creates API keys through `apikey_create`: `make_api_key(scopes=["read"])` -> (ApiKey, raw key).
+
+    Keys belong to `superuser` and are named "test key" unless told otherwise.
+    """
+    from accounts.services import apikey_create
+
+    def make(**options):
+        options.setdefault("user", superuser)
+        options.setdefault("name", "test key")
+        return apikey_create(**options)
+
+    return make
+
+
+@pytest.fixture
+def key_client(client_api, make_api_key):
+    """An APIClient that sends a fresh all-scopes key of `superuser` in X-API-Key."""
+    _, raw = make_api_key()
+    client_api.credentials(HTTP_X_API_KEY=raw)
+    return client_api
