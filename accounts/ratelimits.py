@@ -1,11 +1,19 @@
-"""Rate limits: the `N/unit[,N/unit...]` format (units s, m, h, d) of keys and settings.
+"""Rate limits: the `N/unit[,N/unit...]` format (units s, m, h, d), and their enforcement.
 
 `parse_rate_limit("100/m,5000/d")` gives `[(100, 60), (5000, 86400)]`, shortest window
-first, or raises `ValueError` with a sentence a user can act on. Enforcement builds on
-these windows.
+first, or raises `ValueError` with a sentence a user can act on. `RateLimited` (a DRF
+permission, first in the chain) counts each API request per key, user or IP;
+`RateLimitHeadersMiddleware` puts the tightest window in the X-RateLimit-* headers.
 """
 
 import re
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django_ratelimit.core import get_usage
+from rest_framework.exceptions import Throttled
+from rest_framework.permissions import BasePermission
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _UNIT_NAMES = {seconds: unit for unit, seconds in UNIT_SECONDS.items()}
@@ -32,3 +40,100 @@ def parse_rate_limit(text: str) -> list[tuple[int, int]]:
 def format_rate_limit(windows: list[tuple[int, int]]) -> str:
     """The canonical text of parsed windows: `[(100, 60)]` gives `100/m`."""
     return ",".join(f"{count}/{_UNIT_NAMES[seconds]}" for count, seconds in windows)
+
+
+# --- enforcement -----------------------------------------------------------------
+# Counting is django-ratelimit's `get_usage` (fixed windows, one counter per caller and
+# window) on the "ratelimit" cache: Redis with REDIS_URL, else `accounts.counters`.
+
+GROUP = "infinity"
+
+
+@dataclass
+class Usage:
+    """The state of a caller's tightest window after counting this request."""
+
+    limit: int
+    remaining: int
+    reset: int  # unix seconds when the window restarts
+    retry_after: int | None  # set when the request is over a limit
+
+
+_cache: dict[str, list[tuple[int, int]]] = {}
+
+
+def _parsed(text: str) -> list[tuple[int, int]]:
+    if text not in _cache:
+        _cache[text] = parse_rate_limit(text)
+    return _cache[text]
+
+
+def consume(request, *, identity: str, rate: str, group: str = GROUP) -> Usage:
+    """Count one request for `identity` in every window of `rate`."""
+    now, tightest, blocked = int(time.time()), None, []
+    for count, seconds in _parsed(rate):
+        usage = get_usage(
+            request, group=group, key=lambda _g, _r: identity, rate=f"{count}/{seconds}s", increment=True
+        )
+        remaining = max(count - usage["count"], 0)
+        reset = now + max(usage["time_left"], 0)
+        if usage["should_limit"]:
+            blocked.append(max(usage["time_left"], 1))
+        if tightest is None or remaining < tightest.remaining:
+            tightest = Usage(count, remaining, reset, None)
+    if blocked:
+        tightest.remaining, tightest.retry_after = 0, max(blocked)
+    return tightest
+
+
+def caller_identity(request) -> tuple[str, str]:
+    """Who is counted, and against which rate: the API key, else the user, else the IP."""
+    key = request.auth if getattr(request.auth, "prefix", None) else None
+    if key is not None:
+        return f"key:{key.prefix}", key.effective_rate_limit
+    if request.user and request.user.is_authenticated:
+        return f"user:{request.user.pk}", settings.INFINITY["RATE_LIMIT"]
+    return f"ip:{client_ip(request)}", settings.INFINITY["RATE_LIMIT"]
+
+
+def client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _enforce(request, identity: str, rate: str) -> bool:
+    usage = consume(request, identity=identity, rate=rate)
+    request._request.infinity_ratelimit = usage  # read by RateLimitHeadersMiddleware
+    if usage.retry_after is not None:
+        raise Throttled(wait=usage.retry_after, detail="Rate limit exceeded")
+    return True
+
+
+class RateLimited(BasePermission):
+    """Counts every API request against its caller's limit; over it → 429 with Retry-After."""
+
+    def has_permission(self, request, view):
+        identity, rate = caller_identity(request)
+        return _enforce(request, identity, rate)
+
+
+class AuthRateLimited(BasePermission):
+    """Login and signup: counted per IP at INFINITY_AUTH_RATE_LIMIT, against password guessing."""
+
+    def has_permission(self, request, view):
+        return _enforce(request, f"auth-ip:{client_ip(request)}", settings.INFINITY["AUTH_RATE_LIMIT"])
+
+
+class RateLimitHeadersMiddleware:
+    """Adds X-RateLimit-Limit/Remaining/Reset to responses of counted requests."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        usage = getattr(request, "infinity_ratelimit", None)
+        if usage is not None:
+            response["X-RateLimit-Limit"] = str(usage.limit)
+            response["X-RateLimit-Remaining"] = str(usage.remaining)
+            response["X-RateLimit-Reset"] = str(usage.reset)
+        return response

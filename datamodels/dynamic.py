@@ -47,6 +47,7 @@ class Schema:
     version: int
     by_name: dict[str, ModelEntry]
     by_id: dict[int, ModelEntry]
+    writer: int = 0  # the transaction that wrote `version` (see `schema_stamp`)
 
     def get(self, name: str) -> ModelEntry | None:
         return self.by_name.get(name)
@@ -58,19 +59,32 @@ def schema_version() -> int:
         return cursor.fetchone()[0]
 
 
+def schema_stamp() -> tuple[int, int]:
+    """The schema version and the id of the transaction that last wrote it.
+
+    A version number alone repeats after a rolled-back change (the next change bumps
+    to the same number), so classes built inside that transaction would pass for the
+    committed schema. Transaction ids are never reused, so the pair never repeats.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version, xmin::text::bigint FROM datamodels_schemastate WHERE id = 1")
+        return tuple(cursor.fetchone())
+
+
 def current_schema() -> Schema:
     """The schema as of now: cached classes unless another process changed a definition."""
-    version = schema_version()
+    stamp = schema_stamp()
     cached = _cache["schema"]
-    if cached is not None and cached.version == version:
+    if cached is not None and (cached.version, cached.writer) == stamp:
         return cached
     with _lock:
-        if _cache["schema"] is None or _cache["schema"].version != version:
-            _cache["schema"] = build_schema(version)
+        cached = _cache["schema"]
+        if cached is None or (cached.version, cached.writer) != stamp:
+            _cache["schema"] = build_schema(stamp[0], writer=stamp[1])
         return _cache["schema"]
 
 
-def build_schema(version: int) -> Schema:
+def build_schema(version: int, writer: int = 0) -> Schema:
     definitions = list(DataModel.objects.all())
     fields_by_model: dict[int, list[Field]] = {d.pk: [] for d in definitions}
     for field in Field.objects.select_related("data_model", "related_model"):
@@ -81,7 +95,7 @@ def build_schema(version: int) -> Schema:
         fields = fields_by_model[definition.pk]
         entries.append(ModelEntry(definition, fields, _build_class(apps, definition, fields)))
     apps.clear_cache()  # reverse relations are known only once every class exists
-    return Schema(version, {e.name: e for e in entries}, {e.definition.pk: e for e in entries})
+    return Schema(version, {e.name: e for e in entries}, {e.definition.pk: e for e in entries}, writer)
 
 
 def _private_apps() -> Apps:
@@ -127,3 +141,12 @@ def _build_through(apps: Apps, field: Field) -> None:
         ),
     }
     type(f"DM{field.data_model_id}F{field.pk}", (models.Model,), attrs)
+
+
+def request_schema(request) -> Schema:
+    """`current_schema()` once per request: permission checks and the view share it."""
+    schema = getattr(request, "_infinity_schema", None)
+    if schema is None:
+        schema = current_schema()
+        request._infinity_schema = schema
+    return schema

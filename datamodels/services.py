@@ -19,6 +19,7 @@ from infinity.exceptions import SchemaError
 from . import ddl
 from .fieldtypes import REGISTRY, InvalidValue, field_type
 from .models import DataModel, Field, SchemaState
+from .permissions import permissions_delete, permissions_sync
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_NAME = 63
@@ -136,6 +137,7 @@ def data_model_create(*, name: str, label: str = "", description: str = "", fiel
         _raise([f'a model named "{name}" already exists'])
     data_model = DataModel.objects.create(name=name, label=label, description=description)
     ddl.create_table(data_model)
+    permissions_sync(data_model=data_model)
     for attrs in fields:
         _field_create(data_model, attrs)
     _bump_version()
@@ -150,9 +152,11 @@ def data_model_update(*, data_model: DataModel, **attrs) -> DataModel:
         _raise(validate_model_name(attrs["name"]))
         if DataModel.objects.filter(name=attrs["name"]).exclude(pk=data_model.pk).exists():
             _raise([f'a model named "{attrs["name"]}" already exists'])
+    old_name = DataModel.objects.filter(pk=data_model.pk).values_list("name", flat=True).first()
     for key, value in attrs.items():
         setattr(data_model, key, value)
     data_model.save()
+    permissions_sync(data_model=data_model, old_name=old_name)
     _bump_version()
     return data_model
 
@@ -168,6 +172,7 @@ def data_model_delete(*, data_model: DataModel) -> None:
     for field in data_model.fields.filter(type="relation", many=True):
         ddl.drop_field(field)
     ddl.drop_table(data_model)
+    permissions_delete(data_model=data_model)
     data_model.fields.all().delete()
     data_model.delete()
     _bump_version()
@@ -260,6 +265,7 @@ def _apply_field_change(old: Field, new: Field, force: bool) -> None:
         ddl.drop_constraints(old)
         if ddl.is_convertible(old, new):
             ddl.convert_field(old, new)
+            _refuse_duplicates(old, new)
             ddl.add_constraints(new)
         else:
             ddl.drop_field(old)
@@ -267,6 +273,13 @@ def _apply_field_change(old: Field, new: Field, force: bool) -> None:
     elif any(getattr(old, attr) != getattr(new, attr) for attr in INDEX_ATTRS):
         ddl.drop_constraints(old)
         ddl.add_constraints(new)
+
+
+def _refuse_duplicates(old: Field, new: Field) -> None:
+    """A retype can make distinct values equal ("1" and "01" as integers): check once converted."""
+    dupes = ddl.count_duplicates(new) if new.unique else 0
+    if dupes:
+        _raise([f'"{old.name}" cannot be unique: {dupes} value(s) would occur more than once as {describe(new)}'])
 
 
 @transaction.atomic

@@ -73,6 +73,8 @@ def _describe(exc):
 def _drf_message(exc) -> str:
     if isinstance(exc, drf.ValidationError):
         return "Invalid field value"
+    if isinstance(exc, drf.Throttled):
+        return f"Rate limit exceeded: retry in {int(exc.wait or 1)} second(s)"
     detail = exc.detail
     return str(detail) if isinstance(detail, str) else "Bad request"
 

@@ -6,19 +6,25 @@ Views parse the request, call selectors/services and render; nothing else.
 from __future__ import annotations
 
 from django.db import transaction
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import DataModelAccess
+from accounts.ratelimits import RateLimited
 from infinity.exceptions import BadRequest, NotFound, PreconditionFailed
 
 from .. import records, selectors
-from ..dynamic import current_schema
+from ..dynamic import request_schema
 from ..idempotency import idempotent
 from ..query import parse_fields, parse_include, parse_list_query
 
 
-def resolve(model: str):
-    schema = current_schema()
+RECORD_PERMISSIONS = [RateLimited, IsAuthenticated, DataModelAccess]
+
+
+def resolve(request, model: str):
+    schema = request_schema(request)
     entry = schema.get(model)
     if entry is None:
         raise NotFound(f'Unknown model "{model}"')
@@ -39,13 +45,15 @@ def _matches(header: str | None, etag: str) -> bool:
 class RecordListView(APIView):
     """List records of a model, or create one (object body) or many (array body)."""
 
+    permission_classes = RECORD_PERMISSIONS
+
     def get(self, request, model):
-        schema, entry = resolve(model)
+        schema, entry = resolve(request, model)
         page = selectors.record_list(entry, schema, parse_list_query(entry, schema, request.query_params))
         return Response({"data": page.data, "pagination": page.pagination})
 
     def post(self, request, model):
-        schema, entry = resolve(model)
+        schema, entry = resolve(request, model)
         data = request.data
         key = request.headers.get("Idempotency-Key")
         if key is None:
@@ -76,8 +84,10 @@ class RecordListView(APIView):
 class RecordDetailView(APIView):
     """Read, replace, update or delete one record; ETags guard concurrent writers."""
 
+    permission_classes = RECORD_PERMISSIONS
+
     def get(self, request, model, record_id):
-        schema, entry = resolve(model)
+        schema, entry = resolve(request, model)
         params = request.query_params
         body, etag = selectors.record_get(
             entry, schema, record_id,
@@ -99,7 +109,7 @@ class RecordDetailView(APIView):
         return self._update(request, model, record_id, partial=True)
 
     def _update(self, request, model, record_id, *, partial):
-        schema, entry = resolve(model)
+        schema, entry = resolve(request, model)
         if not isinstance(request.data, dict):
             raise BadRequest("The body must be a JSON object")
         with transaction.atomic():
@@ -109,7 +119,7 @@ class RecordDetailView(APIView):
         return Response({"data": body}, headers={"ETag": etag})
 
     def delete(self, request, model, record_id):
-        schema, entry = resolve(model)
+        schema, entry = resolve(request, model)
         with transaction.atomic():
             record = self._locked(request, entry, record_id)
             records.record_delete(entry=entry, record=record)
