@@ -25,5 +25,11 @@ run: migrate
 test: venv
 	$(PY) -m pytest
 
+# Throughput against PostgreSQL itself (see README "Speed"); N=1000000 for the large table.
+bench: migrate
+	@command -v wrk >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk) \
+		|| { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
+	$(PY) -m bench.run
+
 clean:
 	rm -rf $(VENV) var

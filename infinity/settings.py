@@ -107,7 +107,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "infinity.embedded_db",
-            "NAME": "infinity",
+            "NAME": os.environ.get("INFINITY_DB_NAME", "infinity"),
             "USER": "postgres",
             "HOST": "",
             "CONN_MAX_AGE": 60,
@@ -178,8 +178,6 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Infinity API",
     "VERSION": VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
-    # Data models are described to authenticated callers only (see datamodels/api/openapi.py).
-    "SERVE_PUBLIC": False,
     # The records API is documented per data model, from the live definitions.
     "PREPROCESSING_HOOKS": ["datamodels.api.openapi.exclude_record_routes"],
     "POSTPROCESSING_HOOKS": [
