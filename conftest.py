@@ -37,3 +37,30 @@ def key_client(client_api, make_api_key):
     _, raw = make_api_key()
     client_api.credentials(HTTP_X_API_KEY=raw)
     return client_api
+
+
+def pytest_configure(config):
+    """Rate-limit keys of this test run get their own prefix, so a shared Redis is never flushed."""
+    import os
+
+    from django.conf import settings
+
+    settings.CACHES["ratelimit"]["KEY_PREFIX"] = f"rl-test-{os.getpid()}"
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limit_counters(django_db_setup, django_db_blocker):
+    """Each test counts from zero. Redis keeps counters across tests and so does the
+    counter table in transactional tests (it is not a Django model, so not flushed)."""
+    from django.conf import settings
+    from django.core.cache import caches
+
+    cache = caches["ratelimit"]
+    if settings.REDIS_URL:
+        client = cache._cache.get_client(write=True)
+        prefix = settings.CACHES["ratelimit"]["KEY_PREFIX"]
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
+    else:
+        with django_db_blocker.unblock():
+            cache.clear()
