@@ -29,6 +29,11 @@ def _scalar(sql: str):
         return cursor.fetchone()[0]
 
 
+def _has_trigram() -> bool:
+    """Trigram indexes (for `:~` on text) need pg_trgm, installed by migration where available."""
+    return bool(_scalar("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'"))
+
+
 def create_table(data_model) -> None:
     table = data_model.db_table
     _run(
@@ -93,7 +98,8 @@ def add_constraints(field) -> None:
     elif field.type == "vector":
         statements.append(f'CREATE INDEX "{table}_{col}_hnsw" ON "{table}" USING hnsw ("{col}" vector_cosine_ops)')
     elif field.indexed:
-        statements += field_type(field.type).index_sql(field, table)
+        statements += [sql for sql in field_type(field.type).index_sql(field, table)
+                       if "gin_trgm_ops" not in sql or _has_trigram()]
     if field.unique:
         statements.append(f'CREATE UNIQUE INDEX "{table}_{col}_uniq" ON "{table}" ("{col}")')
     _run(*statements)
@@ -161,7 +167,12 @@ def convert_field(old, new) -> None:
         if fits != "TRUE":
             _run(f'UPDATE "{table}" SET {col} = NULL WHERE {col} IS NOT NULL AND NOT coalesce({fits}, FALSE)')
         return
+    value = target.sql_from_text(new, text)
+    if new.type == "json" and old.type != "datetime":
+        # Numbers, booleans and lists stay numbers, booleans and arrays, not their text;
+        # datetimes go through their text, which has the API's `Z` form.
+        value = f"to_jsonb({col})"
     _run(
         f'ALTER TABLE "{table}" ALTER COLUMN {col} TYPE {target.sql_type(new)} USING '
-        f"CASE WHEN {col} IS NOT NULL AND coalesce({fits}, FALSE) THEN {target.sql_from_text(new, text)} END"
+        f"CASE WHEN {col} IS NOT NULL AND coalesce({fits}, FALSE) THEN {value} END"
     )

@@ -68,7 +68,8 @@ def schema_stamp() -> tuple[int, int]:
     """
     with connection.cursor() as cursor:
         cursor.execute("SELECT version, xmin::text::bigint FROM datamodels_schemastate WHERE id = 1")
-        return tuple(cursor.fetchone())
+        row = cursor.fetchone()
+        return tuple(row) if row else (0, 0)  # no row until the next schema change recreates it
 
 
 def current_schema() -> Schema:
@@ -88,7 +89,11 @@ def build_schema(version: int, writer: int = 0) -> Schema:
     definitions = list(DataModel.objects.all())
     fields_by_model: dict[int, list[Field]] = {d.pk: [] for d in definitions}
     for field in Field.objects.select_related("data_model", "related_model"):
-        fields_by_model[field.data_model_id].append(field)
+        # A model committed between these two queries waits for the next build (its
+        # change bumped the version, so that is the next call); a field of it, or
+        # pointing to it, would otherwise break this one.
+        if field.data_model_id in fields_by_model and field.related_model_id in (None, *fields_by_model):
+            fields_by_model[field.data_model_id].append(field)
     apps = _private_apps()
     entries = []
     for definition in definitions:

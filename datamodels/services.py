@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import re
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from infinity.exceptions import SchemaError
@@ -52,6 +52,10 @@ def validate_model_name(name: str) -> list[str]:
     return []
 
 
+def _validate_label(label) -> list[str]:
+    return ["label must be at most 200 characters"] if len(label or "") > 200 else []
+
+
 def validate_field(field: Field, siblings: list[Field]) -> list[str]:
     """Every problem with one field definition; `siblings` are the model's other fields."""
     name = field.name
@@ -68,9 +72,17 @@ def validate_field(field: Field, siblings: list[Field]) -> list[str]:
         errors.append(f'{name}: the model already has a field named "{name}"')
     if field.unique and not kind.can_be_unique:
         errors.append(f"{name}: a {field.type} field cannot be unique")
+    errors += _validate_lengths(field)
     errors += _validate_default(field, kind)
     errors += _validate_sources(field, siblings)
     return errors
+
+
+def _validate_lengths(field: Field) -> list[str]:
+    """The definition columns' own limits, said in words rather than as a database error."""
+    limits = {"help_text": 500, "regex": 500}
+    return [f"{field.name}: {attr} must be at most {limit} characters"
+            for attr, limit in limits.items() if len(getattr(field, attr) or "") > limit]
 
 
 def _validate_default(field: Field, kind) -> list[str]:
@@ -116,6 +128,9 @@ def normalize_field(field: Field) -> Field:
 
 
 def _lock_schema() -> None:
+    """Serialize schema changes on the one state row (recreated if a flush removed it)."""
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO datamodels_schemastate (id, version) VALUES (1, 1) ON CONFLICT (id) DO NOTHING")
     SchemaState.objects.select_for_update().get(pk=1)
 
 
@@ -132,7 +147,7 @@ def _raise(errors: list[str]) -> None:
 def data_model_create(*, name: str, label: str = "", description: str = "", fields: list[dict] = ()) -> DataModel:
     """Create a data model, its table and its fields."""
     _lock_schema()
-    _raise(validate_model_name(name))
+    _raise(validate_model_name(name) + _validate_label(label))
     if DataModel.objects.filter(name=name).exists():
         _raise([f'a model named "{name}" already exists'])
     data_model = DataModel.objects.create(name=name, label=label, description=description)
@@ -152,6 +167,7 @@ def data_model_update(*, data_model: DataModel, **attrs) -> DataModel:
         _raise(validate_model_name(attrs["name"]))
         if DataModel.objects.filter(name=attrs["name"]).exclude(pk=data_model.pk).exists():
             _raise([f'a model named "{attrs["name"]}" already exists'])
+    _raise(_validate_label(attrs.get("label", "")))
     old_name = DataModel.objects.filter(pk=data_model.pk).values_list("name", flat=True).first()
     for key, value in attrs.items():
         setattr(data_model, key, value)

@@ -14,6 +14,7 @@ from django.core.validators import EmailValidator, URLValidator
 from django.db import models
 from .base import COMPARISONS, CONTAINS, EQ, NE, FieldType, InvalidValue, register, sql_literal
 
+MAX_DECIMAL_PLACES = 20  # numeric(38, d) keeps 18+ digits before the point
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
 
@@ -167,12 +168,12 @@ class MultiSelectType(FieldType):
     def sql_to_text(self, field, col):
         return f"array_to_string({col}, ',')"
 
+    # No subqueries here: ALTER COLUMN ... TYPE ... USING refuses them.
     def sql_fits(self, field, text):
-        choices = sql_literal(list(field.choices))
-        return f"(SELECT coalesce(bool_and(trim(e) = ANY({choices}::text[])), TRUE) FROM unnest(string_to_array({text}, ',')) e)"
+        return f"({self.sql_from_text(field, text)} <@ {sql_literal(list(field.choices))}::text[])"
 
     def sql_from_text(self, field, text):
-        return f"ARRAY(SELECT trim(e) FROM unnest(string_to_array({text}, ',')) e WHERE trim(e) <> '')"
+        return rf"array_remove(regexp_split_to_array(trim({text}), '\s*,\s*'), '')"
 
     def check_options(self, field):
         return _check_choices(field)
@@ -203,6 +204,9 @@ class NumberBase(FieldType):
         return value
 
     def check_options(self, field):
+        bounds = [v for v in (field.min_value, field.max_value) if v is not None]
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in bounds):
+            return ["min and max must be finite numbers"]
         if field.min_value is not None and field.max_value is not None and field.min_value > field.max_value:
             return ["min must not be greater than max"]
         return []
@@ -242,6 +246,12 @@ class IntegerType(NumberBase):
 class NumberType(NumberBase):
     name = "number"
     options = frozenset({"min", "max", "decimal_places"})
+
+    def check_options(self, field):
+        errors = super().check_options(field)
+        if field.decimal_places is not None and not 0 <= field.decimal_places <= MAX_DECIMAL_PLACES:
+            errors.append(f"decimal_places must be between 0 and {MAX_DECIMAL_PLACES}")
+        return errors
 
     def sql_type(self, field):
         if field.decimal_places is not None:
