@@ -1,0 +1,544 @@
+"""The admin: the model builder (definitions saved through the services) and the records browser.
+
+Every scenario goes through Django's test client as a logged-in superuser, against
+the real PostgreSQL tables, and checks both the page and what is stored.
+"""
+
+import json
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.urls import reverse
+
+from datamodels import dynamic, services
+from datamodels.dynamic import current_schema
+from datamodels.forms import RecordForm, record_values
+from datamodels.models import DataModel, Field
+from datamodels.records import record_create
+from infinity.exceptions import SchemaError
+
+ADD_URL = "/admin/datamodels/datamodel/add/"
+PASSWORD = "s3cret-pass-123"
+
+
+@pytest.fixture(autouse=True)
+def fresh_schema_cache():
+    """Each test's rolled-back transaction reuses schema version numbers, so drop cached classes.
+
+    (`dynamic.current_schema` keys its cache by version only; see the report on that.)
+    """
+    dynamic._cache.update(version=None, schema=None)
+    yield
+    dynamic._cache.update(version=None, schema=None)
+
+
+@pytest.fixture
+def admin_client(client, superuser):
+    client.login(username="root", password=PASSWORD)
+    return client
+
+
+def change_url(data_model):
+    return f"/admin/datamodels/datamodel/{data_model.pk}/change/"
+
+
+def records_url(data_model, *rest):
+    return "/".join([f"/admin/datamodels/datamodel/{data_model.pk}/records", *rest, ""])
+
+
+def columns(table):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s", [table])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def table_exists(table):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [table])
+        return cursor.fetchone()[0] is not None
+
+
+def row_of(field):
+    """The inline row the change page would post back for an existing field, unchanged."""
+    return {
+        "id": field.pk, "data_model": field.data_model_id, "name": field.name, "type": field.type,
+        "required": field.required, "unique": field.unique, "indexed": field.indexed,
+        "default": "" if field.default is None else json.dumps(field.default), "help_text": field.help_text,
+        "max_length": field.max_length, "min_value": field.min_value, "max_value": field.max_value,
+        "decimal_places": field.decimal_places, "regex": field.regex, "choices": ", ".join(field.choices),
+        "related_model": field.related_model_id, "many": field.many, "dimensions": field.dimensions,
+        "source_fields": ", ".join(field.source_fields),
+    }
+
+
+def post_data(rows, *, initial=0, name="customers", label="", description=""):
+    """The add/change form's POST: the model's attributes and the `fields` inline formset."""
+    data = {
+        "name": name, "label": label, "description": description,
+        "fields-TOTAL_FORMS": str(len(rows)), "fields-INITIAL_FORMS": str(initial),
+        "fields-MIN_NUM_FORMS": "0", "fields-MAX_NUM_FORMS": "1000",
+    }
+    for index, row in enumerate(rows):
+        for key, value in row.items():
+            if value is True:
+                data[f"fields-{index}-{key}"] = "on"
+            elif value is not None and value is not False:
+                data[f"fields-{index}-{key}"] = str(value)
+    return data
+
+
+def change_post(data_model, edits=None, deletes=(), new_rows=(), **model_attrs):
+    """POST data for `data_model`'s change page: its fields as stored, with `edits` by field name."""
+    rows = []
+    for field in data_model.fields.all():
+        row = {**row_of(field), **(edits or {}).get(field.name, {})}
+        if field.name in deletes:
+            row["DELETE"] = True
+        rows.append(row)
+    attrs = {"name": data_model.name, "label": data_model.label, **model_attrs}
+    return post_data(rows + list(new_rows), initial=len(rows), **attrs)
+
+
+def stored(data_model, field_name, record_id):
+    field = Field.objects.get(data_model=data_model, name=field_name)
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT "{field.column}" FROM "{data_model.db_table}" WHERE id = %s', [record_id])
+        return cursor.fetchone()[0]
+
+
+def create_record(model_name, /, **data):
+    return record_create(entry=current_schema().get(model_name), data=data)
+
+
+# --- the model builder -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_add_model_creates_table_with_columns(admin_client):
+    rows = [
+        {"name": "name", "type": "text", "required": True, "max_length": 200},
+        {"name": "email", "type": "email", "unique": True},
+        {"name": "status", "type": "select", "choices": "active, inactive", "default": "active"},
+        {"name": "total", "type": "number", "indexed": True},
+    ]
+    assert 'name="fields-0-force"' in admin_client.get(ADD_URL).content.decode()
+
+    response = admin_client.post(ADD_URL, post_data(rows, label="Customer"))
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    data_model = DataModel.objects.get(name="customers")
+    fields = {f.name: f for f in data_model.fields.all()}
+    assert sorted(fields) == ["email", "name", "status", "total"]
+    assert fields["status"].choices == ["active", "inactive"]
+    assert fields["status"].default == "active"
+    assert fields["name"].max_length == 200 and fields["name"].required
+    assert columns(f"dm_{data_model.pk}") == {"id", "created_at", "updated_at"} | {f"f_{f.pk}" for f in fields.values()}
+
+
+@pytest.mark.django_db
+def test_changelist_shows_counts_table_and_records_link(admin_client):
+    data_model = services.data_model_create(name="customers", fields=[{"name": "name", "type": "text"}])
+
+    page = admin_client.get("/admin/datamodels/datamodel/").content.decode()
+
+    assert f"dm_{data_model.pk}" in page
+    assert records_url(data_model) in page
+    assert records_url(data_model) in admin_client.get(change_url(data_model)).content.decode()
+
+
+@pytest.mark.django_db
+def test_rename_retype_and_remove_fields_keep_data(admin_client):
+    data_model = services.data_model_create(name="orders", fields=[
+        {"name": "title", "type": "text"}, {"name": "amount", "type": "integer"}, {"name": "notes", "type": "text"},
+    ])
+    record = create_record("orders", title="First", amount=5, notes="gone soon")
+    notes = Field.objects.get(name="notes")
+
+    data = change_post(data_model, edits={"title": {"name": "headline"}, "amount": {"type": "number"}},
+                       deletes=["notes"])
+    response = admin_client.post(change_url(data_model), data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert sorted(data_model.fields.values_list("name", "type")) == [("amount", "number"), ("headline", "text")]
+    assert stored(data_model, "headline", record.pk) == "First"
+    assert stored(data_model, "amount", record.pk) == 5.0
+    assert notes.column not in columns(data_model.db_table)
+
+
+@pytest.mark.django_db
+def test_lossy_retype_is_refused_on_the_row_and_changes_nothing(admin_client):
+    data_model = services.data_model_create(name="parts", fields=[{"name": "code", "type": "text"}])
+    record = create_record("parts", code="abc")
+
+    response = admin_client.post(change_url(data_model), change_post(data_model, edits={"code": {"type": "integer"}}))
+
+    assert response.status_code == 200
+    assert "would lose 1 value(s)" in response.content.decode()
+    assert Field.objects.get(name="code").type == "text"
+    assert stored(data_model, "code", record.pk) == "abc"
+
+
+@pytest.mark.django_db
+def test_lossy_retype_with_force_applies_and_empties_what_does_not_fit(admin_client):
+    data_model = services.data_model_create(name="parts", fields=[{"name": "code", "type": "text"}])
+    bad, good = create_record("parts", code="abc"), create_record("parts", code="42")
+
+    data = change_post(data_model, edits={"code": {"type": "integer", "force": True}})
+    response = admin_client.post(change_url(data_model), data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Field.objects.get(name="code").type == "integer"
+    assert stored(data_model, "code", bad.pk) is None
+    assert stored(data_model, "code", good.pk) == 42
+
+
+@pytest.mark.django_db
+def test_renaming_a_vector_source_keeps_the_vector_pointing_at_it(admin_client):
+    data_model = services.data_model_create(name="docs", fields=[
+        {"name": "body", "type": "long_text"},
+        {"name": "embedding", "type": "vector", "dimensions": 2, "source_fields": ["body"]},
+    ])
+
+    response = admin_client.post(change_url(data_model), change_post(data_model, edits={"body": {"name": "text"}}))
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Field.objects.get(name="embedding").source_fields == ["text"]
+
+
+@pytest.mark.django_db
+def test_removing_a_vector_source_is_refused_on_the_vector_row(admin_client):
+    data_model = services.data_model_create(name="docs", fields=[
+        {"name": "body", "type": "long_text"},
+        {"name": "embedding", "type": "vector", "dimensions": 2, "source_fields": ["body"]},
+    ])
+
+    response = admin_client.post(change_url(data_model), change_post(data_model, deletes=["body"]))
+
+    assert response.status_code == 200
+    assert "source_fields must name text fields of this model (not: body)" in response.content.decode()
+    assert data_model.fields.count() == 2
+
+
+@pytest.mark.django_db
+def test_one_save_can_add_a_vector_before_its_sources_and_a_relation_to_its_own_model(admin_client):
+    data_model = services.data_model_create(name="docs", fields=[{"name": "title", "type": "text"}])
+    new_rows = [
+        {"name": "embedding", "type": "vector", "dimensions": 3, "source_fields": "title, body"},
+        {"name": "body", "type": "long_text"},
+        {"name": "parent", "type": "relation", "related_model": data_model.pk},
+    ]
+
+    response = admin_client.post(change_url(data_model), change_post(data_model, new_rows=new_rows))
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    fields = {f.name: f for f in data_model.fields.all()}
+    assert fields["embedding"].source_fields == ["title", "body"]
+    assert fields["parent"].related_model_id == data_model.pk
+    assert {f"f_{fields['body'].pk}", f"f_{fields['parent'].pk}"} <= columns(data_model.db_table)
+
+
+@pytest.mark.django_db
+def test_rename_and_relabel_a_model(admin_client):
+    data_model = services.data_model_create(name="people", fields=[{"name": "name", "type": "text"}])
+
+    response = admin_client.post(change_url(data_model), change_post(data_model, name="persons", label="Person"))
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    data_model.refresh_from_db()
+    assert (data_model.name, data_model.label) == ("persons", "Person")
+    assert current_schema().get("persons").definition.pk == data_model.pk
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("row", "message"), [
+    ({"name": "Bad Name", "type": "text"}, "must start with a lowercase letter"),
+    ({"name": "created_at", "type": "text"}, "is reserved"),
+    ({"name": "status", "type": "select"}, "choices must be a non-empty list"),
+    ({"name": "owner", "type": "relation"}, "a relation needs `to`"),
+    ({"name": "embedding", "type": "vector", "dimensions": 3, "source_fields": "missing"}, "source_fields must name"),
+    ({"name": "age", "type": "integer", "default": "old"}, "default is invalid"),
+])
+def test_invalid_field_shows_the_error_and_creates_nothing(admin_client, row, message):
+    response = admin_client.post(ADD_URL, post_data([row]))
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not DataModel.objects.exists()
+    assert not Field.objects.exists()
+
+
+@pytest.mark.django_db
+def test_duplicate_field_names_and_bad_model_name_are_refused(admin_client):
+    rows = [{"name": "email", "type": "email"}, {"name": "email", "type": "text"}]
+
+    response = admin_client.post(ADD_URL, post_data(rows, name="select"))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "is a reserved word" in page
+    assert "already has a field named" in page
+    assert not DataModel.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_schema_error_while_saving_rolls_back_everything(admin_client, monkeypatch):
+    def refuse(**attrs):
+        raise SchemaError("someone else changed the schema")
+
+    monkeypatch.setattr("datamodels.forms.field_create", refuse)
+    rows = [{"name": "name", "type": "text"}]
+
+    response = admin_client.post(ADD_URL, post_data(rows))
+
+    assert response.status_code == 200
+    assert "someone else changed the schema" in response.content.decode()
+    assert not DataModel.objects.exists()
+    assert not table_exists("dm_1")
+
+
+@pytest.mark.django_db
+def test_deleting_a_model_others_relate_to_shows_the_message_and_deletes_nothing(admin_client):
+    companies = services.data_model_create(name="companies", fields=[{"name": "name", "type": "text"}])
+    services.data_model_create(name="customers", fields=[{"name": "company", "type": "relation",
+                                                          "related_model": companies}])
+    delete_url = f"/admin/datamodels/datamodel/{companies.pk}/delete/"
+
+    assert admin_client.get(delete_url).status_code == 200
+    response = admin_client.post(delete_url, {"post": "yes"}, follow=True)
+
+    assert response.status_code == 200
+    assert "customers.company" in response.content.decode()
+    assert DataModel.objects.filter(pk=companies.pk).exists()
+    assert table_exists(companies.db_table)
+
+
+@pytest.mark.django_db
+def test_deleting_a_model_drops_its_table(admin_client):
+    data_model = services.data_model_create(name="notes", fields=[{"name": "body", "type": "long_text"}])
+
+    response = admin_client.post(f"/admin/datamodels/datamodel/{data_model.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not DataModel.objects.exists()
+    assert not table_exists(data_model.db_table)
+
+
+# --- the records browser ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def customers(db):
+    companies = services.data_model_create(name="companies", fields=[{"name": "name", "type": "text"}])
+    return services.data_model_create(name="customers", fields=[
+        {"name": "name", "type": "text", "required": True},
+        {"name": "email", "type": "email", "unique": True},
+        {"name": "status", "type": "select", "choices": ["active", "inactive"], "default": "active"},
+        {"name": "vip", "type": "boolean"},
+        {"name": "visits", "type": "integer"},
+        {"name": "company", "type": "relation", "related_model": companies},
+        {"name": "suppliers", "type": "relation", "related_model": companies, "many": True},
+        {"name": "tags", "type": "multi_select", "choices": ["new", "loyal"]},
+        {"name": "joined", "type": "date"},
+        {"name": "seen_at", "type": "datetime"},
+        {"name": "extra", "type": "json"},
+        {"name": "embedding", "type": "vector", "dimensions": 2},
+    ])
+
+
+def record_post(**values):
+    """The record form's POST with every field left empty, then `values`."""
+    data = {"name": "", "email": "", "status": "", "vip": "unknown", "visits": "", "company": "", "joined": "",
+            "seen_at": "", "extra": "", "embedding": ""}
+    return {**data, **values}
+
+
+def api_values(data_model, record):
+    """A stored record as JSON-shaped values, as the record form starts from them."""
+    return record_values(current_schema().by_id[data_model.pk], record)
+
+
+def records_of(data_model):
+    return current_schema().by_id[data_model.pk].model.objects
+
+
+@pytest.mark.django_db
+def test_records_list_search_and_filter(admin_client, customers):
+    create_record("customers", name="Ada Lovelace", email="ada@example.com", embedding=[1, 0])
+    create_record("customers", name="Grace Hopper", status="inactive", vip=True)
+
+    everyone = admin_client.get(records_url(customers)).content.decode()
+    found = admin_client.get(records_url(customers), {"query": "LOVELACE"}).content.decode()
+    inactive = admin_client.get(records_url(customers), {"status": "inactive"}).content.decode()
+    vips = admin_client.get(records_url(customers), {"vip": "false"}).content.decode()
+
+    assert "Ada Lovelace" in everyone and "Grace Hopper" in everyone
+    assert "[1.0, 0.0]" not in everyone and "embedding" not in everyone
+    assert "Ada Lovelace" in found and "Grace Hopper" not in found
+    assert "Grace Hopper" in inactive and "Ada Lovelace" not in inactive
+    assert "Grace Hopper" not in vips
+
+
+@pytest.mark.django_db
+def test_records_list_is_paginated_newest_first(admin_client, customers):
+    for number in range(55):
+        create_record("customers", name=f"customer {number:02d}")
+
+    first = admin_client.get(records_url(customers)).content.decode()
+    second = admin_client.get(records_url(customers), {"page": 2}).content.decode()
+
+    assert "customer 54" in first and "customer 05" in first and "customer 04" not in first
+    assert "customer 04" in second and "customer 00" in second and "page 2 of 2" in second
+
+
+@pytest.mark.django_db
+def test_add_record_through_the_form(admin_client, customers):
+    acme, globex = create_record("companies", name="Acme"), create_record("companies", name="Globex")
+    form_page = admin_client.get(records_url(customers, "add")).content.decode()
+    assert f"{acme.pk} — Acme" in form_page
+    assert '<option value="active" selected>' in form_page  # the default
+
+    data = record_post(name="Ada", email="ada@example.com", status="active", vip="true", visits="3",
+                       company=acme.pk, suppliers=[acme.pk, globex.pk], tags=["loyal"], joined="2024-05-01",
+                       seen_at="2024-05-01T10:30:00", extra='{"a": [1]}', embedding="[0.5, 0.5]")
+    response = admin_client.post(records_url(customers, "add"), data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    values = api_values(customers, records_of(customers).get())
+    values["suppliers"].sort()
+    assert values == {
+        "name": "Ada", "email": "ada@example.com", "status": "active", "vip": True, "visits": 3,
+        "company": acme.pk, "suppliers": sorted([acme.pk, globex.pk]), "tags": ["loyal"], "joined": "2024-05-01",
+        "seen_at": "2024-05-01T10:30:00Z", "extra": {"a": [1]}, "embedding": [0.5, 0.5],
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("values", "message"), [
+    ({"name": "Ada", "email": "not-an-email"}, "Must be a valid email address"),
+    ({"email": "ada@example.com"}, "This field is required"),
+    ({"name": "Ada", "company": "rec_missing"}, "No such record"),
+    ({"name": "Ada", "embedding": "[1, 2, 3]"}, "Must have exactly 2 numbers"),
+])
+def test_bad_record_values_show_the_api_message_and_write_nothing(admin_client, customers, values, message):
+    response = admin_client.post(records_url(customers, "add"), record_post(**values))
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not records_of(customers).exists()
+
+
+@pytest.mark.django_db
+def test_unique_clash_shows_a_conflict_on_the_field(admin_client, customers):
+    create_record("customers", name="Ada", email="ada@example.com")
+
+    response = admin_client.post(records_url(customers, "add"), record_post(name="Eve", email="ada@example.com"))
+
+    assert response.status_code == 200
+    assert "Must be unique" in response.content.decode()
+    assert records_of(customers).count() == 1
+
+
+@pytest.mark.django_db
+def test_edit_record(admin_client, customers):
+    record = create_record("customers", name="Ada", email="ada@example.com", visits=1)
+    page = admin_client.get(records_url(customers, record.pk)).content.decode()
+    assert 'value="ada@example.com"' in page
+
+    response = admin_client.post(records_url(customers, record.pk), record_post(name="Ada L.", visits="2"))
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    record.refresh_from_db()
+    entry = current_schema().get("customers")
+    assert getattr(record, entry.by_name["name"].column) == "Ada L."
+    assert getattr(record, entry.by_name["visits"].column) == 2
+    assert getattr(record, entry.by_name["email"].column) is None
+
+
+def displayed_post(data_model, record):
+    """What the browser posts back from an untouched edit form: each widget's rendered value."""
+    form = RecordForm(entry=current_schema().by_id[data_model.pk], schema=current_schema(),
+                      values=api_values(data_model, record))
+    data = {}
+    for bound in form:
+        shown = bound.field.widget.format_value(bound.value())
+        if getattr(bound.field.widget, "allow_multiple_selected", False):
+            data[bound.name] = bound.value()
+        else:
+            data[bound.name] = shown[0] if isinstance(shown, list) else (shown or "")
+    return data
+
+
+@pytest.mark.django_db
+def test_saving_an_untouched_edit_form_changes_no_value(admin_client, customers):
+    acme = create_record("companies", name="Acme")
+    record = create_record(
+        "customers", name="Ada", email="ada@example.com", status="inactive", vip=False, visits=7, company=acme.pk,
+        suppliers=[acme.pk], tags=["new", "loyal"], joined="2024-02-29", seen_at="2024-05-01T10:30:15.250000Z",
+        extra={"nested": ["x", 1.5]}, embedding=[0.25, -1],
+    )
+    before = api_values(customers, record)
+
+    response = admin_client.post(records_url(customers, record.pk), displayed_post(customers, record))
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    record.refresh_from_db()
+    assert api_values(customers, record) == before
+
+
+@pytest.mark.django_db
+def test_edit_with_a_bad_value_changes_nothing(admin_client, customers):
+    record = create_record("customers", name="Ada", visits=1)
+
+    response = admin_client.post(records_url(customers, record.pk), record_post(name="", visits="2"))
+
+    assert response.status_code == 200
+    assert "This field is required" in response.content.decode()
+    record.refresh_from_db()
+    assert getattr(record, current_schema().get("customers").by_name["visits"].column) == 1
+
+
+@pytest.mark.django_db
+def test_delete_record(admin_client, customers):
+    record = create_record("customers", name="Ada")
+
+    confirm = admin_client.get(records_url(customers, record.pk, "delete"))
+    response = admin_client.post(records_url(customers, record.pk, "delete"), {"post": "yes"})
+
+    assert confirm.status_code == 200 and record.pk in confirm.content.decode()
+    assert response.status_code == 302
+    assert not records_of(customers).exists()
+
+
+@pytest.mark.django_db
+def test_records_browser_needs_permission_and_a_known_model(client, customers, django_user_model):
+    django_user_model.objects.create_user("staff", password=PASSWORD, is_staff=True)
+    client.login(username="staff", password=PASSWORD)
+
+    assert client.get(records_url(customers)).status_code == 403
+    client.logout()
+    assert client.get(records_url(customers)).status_code == 302  # to the login page
+
+
+@pytest.mark.django_db
+def test_staff_with_model_permissions_can_define_fields_and_browse_records(client, django_user_model):
+    user = django_user_model.objects.create_user("editor", password=PASSWORD, is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=["add_datamodel", "change_datamodel",
+                                                                      "view_datamodel"]))
+    client.login(username="editor", password=PASSWORD)
+
+    response = client.post(ADD_URL, post_data([{"name": "title", "type": "text"}], name="notes"))
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    data_model = DataModel.objects.get(name="notes")
+    assert data_model.fields.get().name == "title"
+    assert client.get(records_url(data_model)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_unknown_model_or_record_is_404(admin_client, customers):
+    assert admin_client.get("/admin/datamodels/datamodel/999999/records/").status_code == 404
+    assert admin_client.get(records_url(customers, "rec_nope")).status_code == 404
+    assert admin_client.get(records_url(customers, "rec_%00")).status_code == 404
+    assert admin_client.get(records_url(customers), {"query": "a\x00b"}).status_code == 200
+    assert reverse("admin:datamodels_datamodel_records", args=[customers.pk]) == records_url(customers)
