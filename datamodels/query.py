@@ -15,6 +15,7 @@ from decimal import Decimal
 from dataclasses import dataclass, field as dc_field
 
 import orjson
+from django.core import signing
 from django.db.models import Q
 
 from infinity.exceptions import BadRequest, ValidationFailed
@@ -109,6 +110,8 @@ def _sort_column(entry: ModelEntry, name: str) -> str:
 
 def parse_filter(entry: ModelEntry, schema: Schema, raw: str) -> Filter:
     path, sep, rest = raw.partition(":")
+    if "\x00" in raw:  # PostgreSQL cannot even compare such a value
+        raise _invalid("filter", f'"{raw}" must not contain NUL characters')
     if not sep:
         raise _invalid("filter", f'"{raw}" must look like field:value or field:>value')
     op, text = EQ, rest
@@ -216,11 +219,17 @@ def parse_include(entry: ModelEntry, schema: Schema, raw: str | None) -> dict:
 
 
 # --- keyset cursors -------------------------------------------------------------
+# Cursors are signed: their values go into SQL comparisons, so only values this
+# server wrote (of the right type for each column) may come back.
+
+def _signer() -> signing.Signer:
+    return signing.Signer(salt="datamodels.cursor", sep=".")
+
 
 def encode_cursor(sort: list[tuple[str, bool]], row: dict) -> str:
     values = [_cursor_value(row[col]) for col, _ in order_columns(sort)]
     payload = orjson.dumps({"s": [f"{c}:{int(d)}" for c, d in sort], "v": values})
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return _signer().sign(base64.urlsafe_b64encode(payload).decode().rstrip("="))
 
 
 def _cursor_value(value):
@@ -235,9 +244,10 @@ def _cursor_value(value):
 
 def decode_cursor(raw: str, sort: list[tuple[str, bool]]) -> list:
     try:
-        payload = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        text = _signer().unsign(raw)
+        payload = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         ok = payload["s"] == [f"{c}:{int(d)}" for c, d in sort] and len(payload["v"]) == len(order_columns(sort))
-    except (ValueError, TypeError, KeyError, binascii.Error):
+    except (signing.BadSignature, ValueError, TypeError, KeyError, binascii.Error):
         ok = False
     if not ok:
         raise BadRequest("Malformed cursor: pass next_cursor unchanged, with the same sort")

@@ -73,7 +73,20 @@ def _store(field, value, clean: CleanRecord) -> None:
         clean.columns[field_type(field.type).attname(field)] = value
 
 
+def _has_nul(value) -> bool:
+    """PostgreSQL's text and jsonb cannot hold U+0000: it would fail as a server error."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    return False
+
+
 def _clean_value(field, value, clean: CleanRecord) -> str | None:
+    if _has_nul(value):
+        return "Must not contain NUL characters"
     if value is None or (value == "" and field.required) or (value == [] and field.required):
         if field.required:
             return "This field is required"
@@ -98,9 +111,6 @@ def _clean_default(field, clean: CleanRecord) -> str | None:
 
 def _check_relations(entry: ModelEntry, clean: CleanRecord, index) -> list:
     """Every related id must exist: one query per relation field, not per id."""
-    from .dynamic import current_schema
-
-    schema = current_schema()
     errors = []
     for field in entry.fields:
         if field.type != "relation":
@@ -109,7 +119,8 @@ def _check_relations(entry: ModelEntry, clean: CleanRecord, index) -> list:
         ids = [ids] if isinstance(ids, str) else list(ids or [])
         if not ids:
             continue
-        target = schema.by_id[field.related_model_id].model
+        # The generated class knows its targets: no schema lookup (a query) per record.
+        target = entry.model._meta.get_field(field.column).related_model
         found = set(target.objects.filter(pk__in=ids).values_list("pk", flat=True))
         missing = [i for i in ids if i not in found]
         if missing:

@@ -107,10 +107,17 @@ def records_by_ids(entry: ModelEntry, schema: Schema, ids, *, include=None) -> d
     return {item["id"]: item for item in renderer.render(list(rows))}
 
 
+def record_queryset(entry: ModelEntry, record_id: str):
+    """The one record with this id; an id PostgreSQL cannot compare (it holds NUL) matches none."""
+    if "\x00" in record_id:
+        return entry.model.objects.none()
+    return entry.model.objects.filter(pk=record_id)
+
+
 def record_get(entry: ModelEntry, schema: Schema, record_id: str, *, fields=None, include=None) -> tuple[dict, str]:
     """One record as JSON with its ETag, or NotFound (a malformed id is simply not found)."""
     renderer = RecordRenderer(entry, schema, fields, include)
-    rows = list(entry.model.objects.filter(pk=record_id).values(*renderer.columns()))
+    rows = list(record_queryset(entry, record_id).values(*renderer.columns()))
     if not rows:
         raise NotFound("Record not found")
     return renderer.render(rows)[0], etag_for(rows[0]["id"], rows[0]["updated_at"])

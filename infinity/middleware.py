@@ -7,7 +7,7 @@ from ulid import ULID
 
 from infinity.errors import error_response
 
-_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")  # used with fullmatch: `$` would let "id\n" through
 
 
 def new_request_id() -> str:
@@ -22,7 +22,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
-        request.request_id = incoming if _SANE_ID.match(incoming) else new_request_id()
+        request.request_id = incoming if _SANE_ID.fullmatch(incoming) else new_request_id()
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
@@ -33,12 +33,10 @@ class BodySizeLimitMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.limit = settings.INFINITY["MAX_BODY_BYTES"]
 
     def __call__(self, request):
+        limit = settings.INFINITY["MAX_BODY_BYTES"]  # read per request, so a settings override applies
         length = request.META.get("CONTENT_LENGTH") or ""
-        if length.isdigit() and int(length) > self.limit:
-            return error_response(
-                request, 413, "PAYLOAD_TOO_LARGE", f"The body is larger than {self.limit} bytes"
-            )
+        if length.isdigit() and int(length) > limit:
+            return error_response(request, 413, "PAYLOAD_TOO_LARGE", f"The body is larger than {limit} bytes")
         return self.get_response(request)

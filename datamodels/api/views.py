@@ -16,6 +16,7 @@ from infinity.exceptions import BadRequest, NotFound, PreconditionFailed
 
 from .. import records, selectors
 from ..dynamic import request_schema
+from ..fieldtypes.scalars import parse_datetime
 from ..idempotency import idempotent
 from ..query import parse_fields, parse_include, parse_list_query
 
@@ -42,6 +43,15 @@ def _matches(header: str | None, etag: str) -> bool:
     return header.strip() == "*" or etag in [tag.strip().removeprefix("W/") for tag in header.split(",")]
 
 
+def _created(body: dict, status: int) -> Response:
+    """A create's response; one record gets the ETag its GET would carry (replays included)."""
+    response = Response(body, status=status)
+    data = body.get("data")
+    if isinstance(data, dict):
+        response["ETag"] = selectors.etag_for(data["id"], parse_datetime(data["updated_at"]))
+    return response
+
+
 class RecordListView(APIView):
     """List records of a model, or create one (object body) or many (array body)."""
 
@@ -58,12 +68,12 @@ class RecordListView(APIView):
         key = request.headers.get("Idempotency-Key")
         if key is None:
             status, body = self._create(entry, schema, data)
-            return Response(body, status=status)
+            return _created(body, status)
         status, body, replayed = idempotent(
             caller=caller_of(request), scope=f"records:{entry.name}", key=key, data=data,
             action=lambda: self._create(entry, schema, data),
         )
-        response = Response(body, status=status)
+        response = _created(body, status)
         if replayed:
             response["Idempotent-Replayed"] = "true"
         return response
@@ -127,7 +137,7 @@ class RecordDetailView(APIView):
 
     def _locked(self, request, entry, record_id):
         """The record, locked for this transaction, after checking If-Match."""
-        record = entry.model.objects.select_for_update().filter(pk=record_id).first()
+        record = selectors.record_queryset(entry, record_id).select_for_update().first()
         if record is None:
             raise NotFound("Record not found")
         if not _matches(request.headers.get("If-Match"), selectors.etag_for(record.pk, record.updated_at)):
