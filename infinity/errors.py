@@ -7,6 +7,7 @@
 import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import DataError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 
@@ -63,6 +64,11 @@ def _describe(exc):
         return 404, "NOT_FOUND", "Not found", None
     if isinstance(exc, PermissionDenied):
         return 403, "FORBIDDEN", "Insufficient permissions", None
+    if isinstance(exc, DataError):
+        # SQLSTATE class 22: a client value the database cannot hold or compare (out of range,
+        # NUL byte) that got past validation. A bad value, not a crash, as PostgREST treats it.
+        logger.warning("Database refused a value (%s)", type(exc.__cause__ or exc).__name__)
+        return 400, "VALIDATION_ERROR", "A value is out of range or not valid for its field", None
     for cls, (status, code) in _DRF_CODES.items():
         if isinstance(exc, cls):
             return status, code, _drf_message(exc), _drf_details(exc)

@@ -3,11 +3,14 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from datamodels.api.openapi import DocsView, SchemaView
 from infinity import errors, views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/health", views.health, name="health"),
+    path("api/schema", SchemaView.as_view(), name="schema"),
+    path("api/docs", DocsView.as_view(), name="docs"),
     path("api/public/data/", include("datamodels.api.urls")),
     path("api/", include("accounts.api.urls")),
     # Anything else under /api/ is a JSON 404, even with DEBUG on.
