@@ -13,6 +13,7 @@ from django.db import connection
 
 TABLE = "accounts_counter"
 _NOW_PLUS = "now() + make_interval(secs => %s)"
+SWEEP_CHANCE = 0.01
 
 
 class CounterCache(BaseCache):
@@ -32,13 +33,16 @@ class CounterCache(BaseCache):
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         key = self.make_and_validate_key(key, version=version)
-        if random.random() < 0.01:  # expired counters are swept now and then, not per request
-            self._query(f"DELETE FROM {TABLE} WHERE expires < now()", [])
+        # Expired counters are swept now and then, not on every add; inside the same
+        # statement, so a request makes as many queries whether it sweeps or not.
+        sweep, params = ("", [])
+        if random.random() < SWEEP_CHANCE:
+            sweep, params = (f"WITH swept AS (DELETE FROM {TABLE} WHERE expires < now() AND key <> %s) ", [key])
         row = self._query(
-            f"INSERT INTO {TABLE} (key, value, expires) VALUES (%s, %s, {_NOW_PLUS}) "
+            f"{sweep}INSERT INTO {TABLE} (key, value, expires) VALUES (%s, %s, {_NOW_PLUS}) "
             f"ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires = EXCLUDED.expires "
             f"WHERE {TABLE}.expires < now() RETURNING 1",
-            [key, int(value), self._timeout(timeout)],
+            [*params, key, int(value), self._timeout(timeout)],
         )
         return row is not None
 

@@ -7,11 +7,10 @@ permission, first in the chain) counts each API request per key, user or IP;
 """
 
 import re
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django_ratelimit.core import get_usage
+from django_ratelimit.core import _get_window, get_usage
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import BasePermission
 
@@ -42,6 +41,21 @@ def format_rate_limit(windows: list[tuple[int, int]]) -> str:
     return ",".join(f"{count}/{_UNIT_NAMES[seconds]}" for count, seconds in windows)
 
 
+def rate_capped(rate: str, ceiling: str) -> str:
+    """`rate` applied on top of `ceiling`: the windows of both, canonical.
+
+    `10/m` under `100/m,5000/d` gives `10/m,5000/d`, so it only ever tightens; a rate
+    that allows more than `ceiling` in one of its windows (`1000/m`) is a `ValueError`.
+    """
+    own = {seconds: count for count, seconds in parse_rate_limit(rate)}
+    cap = {seconds: count for count, seconds in parse_rate_limit(ceiling)}
+    if any(seconds in cap and count > cap[seconds] for seconds, count in own.items()):
+        raise ValueError(
+            f"Rate limit {rate} allows more than the default {ceiling}; only an administrator can raise it"
+        )
+    return format_rate_limit([(count, seconds) for seconds, count in sorted({**cap, **own}.items())])
+
+
 # --- enforcement -----------------------------------------------------------------
 # Counting is django-ratelimit's `get_usage` (fixed windows, one counter per caller and
 # window) on the "ratelimit" cache: Redis with REDIS_URL, else `accounts.counters`.
@@ -69,21 +83,25 @@ def _parsed(text: str) -> list[tuple[int, int]]:
 
 
 def consume(request, *, identity: str, rate: str, group: str = GROUP) -> Usage:
-    """Count one request for `identity` in every window of `rate`."""
-    now, tightest, blocked = int(time.time()), None, []
+    """Count one request for `identity` in every window of `rate`.
+
+    Within limits, the window with the fewest requests left is reported; past one,
+    the exceeded window that ends last, so Retry-After and X-RateLimit-Reset agree.
+    """
+    tightest = blocked = None
     for count, seconds in _parsed(rate):
         usage = get_usage(
             request, group=group, key=lambda _g, _r: identity, rate=f"{count}/{seconds}s", increment=True
         )
-        remaining = max(count - usage["count"], 0)
-        reset = now + max(usage["time_left"], 0)
-        if usage["should_limit"]:
-            blocked.append(max(usage["time_left"], 1))
-        if tightest is None or remaining < tightest.remaining:
-            tightest = Usage(count, remaining, reset, None)
-    if blocked:
-        tightest.remaining, tightest.retry_after = 0, max(blocked)
-    return tightest
+        # The end as django-ratelimit places the window (it keys the counter by it): exact,
+        # where "now + time_left" is a second off whenever the clock ticks in between.
+        window = Usage(count, max(count - usage["count"], 0), _get_window(identity, seconds), None)
+        if usage["should_limit"] and (blocked is None or window.reset >= blocked.reset):
+            window.remaining, window.retry_after = 0, max(usage["time_left"], 1)
+            blocked = window
+        if tightest is None or window.remaining < tightest.remaining:
+            tightest = window
+    return blocked or tightest
 
 
 def caller_identity(request) -> tuple[str, str]:

@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import SCOPES, ApiKey
-from accounts.ratelimits import format_rate_limit, parse_rate_limit
+from accounts.ratelimits import format_rate_limit, parse_rate_limit, rate_capped
 from datamodels.models import DataModel
 from infinity.exceptions import NotFound, Unauthorized, ValidationFailed
 
@@ -75,8 +75,12 @@ def apikey_validate(
     rate_limit: str | None = "",
     expires_days: int | None = None,
     expires_at: datetime | None = None,
+    rate_ceiling: str | None = None,
 ) -> ApiKeyOptions:
-    """Check the settings of a new key without writing; one `details` entry per bad field."""
+    """Check the settings of a new key without writing; one `details` entry per bad field.
+
+    With `rate_ceiling`, the key's own rate limit applies on top of it (see `rate_capped`).
+    """
     errors: list[dict] = []
 
     def check(field, clean, *args):
@@ -91,7 +95,7 @@ def apikey_validate(
         name=check("name", _clean_name, name),
         scopes=check("scopes", _clean_scopes, scopes),
         models=check("models", _clean_models, models),
-        rate_limit=check("rate_limit", _clean_rate_limit, rate_limit),
+        rate_limit=check("rate_limit", _clean_rate_limit, rate_limit, rate_ceiling),
         expires_at=check("expires_at" if expires_at else "expires_days", _clean_expiry, expires_days, expires_at),
     )
     if errors:
@@ -109,11 +113,13 @@ def apikey_create(
     rate_limit: str | None = "",
     expires_days: int | None = None,
     expires_at: datetime | None = None,
+    rate_ceiling: str | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its raw value, which is never available again.
 
     `scopes` defaults to all; `models` are data-model names (none means every model);
-    `rate_limit` empty means the global default; give `expires_days` or `expires_at`.
+    `rate_limit` empty means the global default; give `expires_days` or `expires_at`;
+    `rate_ceiling` caps `rate_limit` (owners serving themselves may only tighten it).
     """
     options = apikey_validate(
         user=user,
@@ -123,6 +129,7 @@ def apikey_create(
         rate_limit=rate_limit,
         expires_days=expires_days,
         expires_at=expires_at,
+        rate_ceiling=rate_ceiling,
     )
     prefix = _unused_prefix()
     raw = f"{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
@@ -247,10 +254,13 @@ def _string_list(values: Iterable[str], message: str) -> list[str]:
     return values
 
 
-def _clean_rate_limit(text: str | None) -> str:
-    if text is None or not text.strip():
+def _clean_rate_limit(text: str | None, ceiling: str | None = None) -> str:
+    if text is None or (isinstance(text, str) and not text.strip()):
         return ""
-    return format_rate_limit(parse_rate_limit(text))
+    if not isinstance(text, str):
+        raise ValueError("Rate limit must be a string such as 100/m,5000/d")
+    text = format_rate_limit(parse_rate_limit(text))
+    return rate_capped(text, ceiling) if ceiling else text
 
 
 def _clean_expiry(days: int | None, at: datetime | None) -> datetime | None:

@@ -30,9 +30,11 @@ def _signup_errors(email, password, name) -> list[dict]:
     errors = []
     if not isinstance(email, str) or not email:
         errors.append({"field": "email", "message": "This field is required"})
+    elif len(email.strip()) > _max_email_length():
+        errors.append({"field": "email", "message": f"Must be at most {_max_email_length()} characters"})
     else:
         try:
-            validate_email(email)
+            validate_email(email.strip())
         except DjangoValidationError:
             errors.append({"field": "email", "message": "Must be a valid email address"})
     if not isinstance(password, str) or not password:
@@ -42,6 +44,12 @@ def _signup_errors(email, password, name) -> list[dict]:
     return errors
 
 
+def _max_email_length() -> int:
+    # The email is the username too, whose column is the shorter of the two.
+    fields = get_user_model()._meta
+    return min(fields.get_field("username").max_length, fields.get_field("email").max_length)
+
+
 def user_signup(*, email, password, name=None):
     """Create a user (no model permissions until granted) and return it."""
     _raise(_signup_errors(email, password, name))
@@ -49,7 +57,9 @@ def user_signup(*, email, password, name=None):
     User = get_user_model()
     candidate = User(username=email, email=email, first_name=(name or "").strip())
     try:
-        password_validation.validate_password(password, user=candidate)
+        # Checked without the username (a copy of the email), so a password like the
+        # email is refused as "too similar to the email address", which users recognise.
+        password_validation.validate_password(password, user=User(email=email, first_name=candidate.first_name))
     except DjangoValidationError as exc:
         _raise([{"field": "password", "message": " ".join(exc.messages)}])
     if User.objects.filter(email__iexact=email).exists():

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from corsheaders.defaults import default_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("INFINITY_VAR_DIR", BASE_DIR / "var"))
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "infinity",
     "datamodels",
     "accounts",
@@ -152,7 +154,7 @@ STATIC_ROOT = VAR_DIR / "static"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiKeyAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.BearerAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "accounts.ratelimits.RateLimited",
@@ -192,6 +194,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 CORS_ALLOWED_ORIGINS = env_list("INFINITY_CORS_ORIGINS")
+# The request headers our API reads, on top of corsheaders' defaults.
+CORS_ALLOW_HEADERS = (*default_headers, "x-api-key", "idempotency-key", "if-match", "if-none-match", "x-request-id")
 CORS_EXPOSE_HEADERS = [
     "X-Request-ID",
     "ETag",

@@ -1,5 +1,7 @@
 """Accounts endpoints under /api/auth/: users with JWTs, who the caller is, and their API keys."""
 
+from django.conf import settings
+from django.utils.cache import add_never_cache_headers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +19,13 @@ def body_of(request) -> dict:
     return request.data
 
 
+def secret_response(data: dict, status: int = 200) -> Response:
+    """A response carrying tokens or a raw key: no cache (browser or proxy) may keep it."""
+    response = Response(data, status=status)
+    add_never_cache_headers(response)
+    return response
+
+
 class SignupView(APIView):
     """`POST /api/auth/signup`: create a user and log them in."""
 
@@ -26,7 +35,7 @@ class SignupView(APIView):
     def post(self, request):
         data = body_of(request)
         user = users.user_signup(email=data.get("email"), password=data.get("password"), name=data.get("name"))
-        return Response({"user": UserSerializer(user).data, **users.tokens_for(user)}, status=201)
+        return secret_response({"user": UserSerializer(user).data, **users.tokens_for(user)}, status=201)
 
 
 class LoginView(APIView):
@@ -38,24 +47,26 @@ class LoginView(APIView):
     def post(self, request):
         data = body_of(request)
         user = users.user_login(email=data.get("email"), password=data.get("password"))
-        return Response({"user": UserSerializer(user).data, **users.tokens_for(user)})
+        return secret_response({"user": UserSerializer(user).data, **users.tokens_for(user)})
 
 
 class RefreshView(APIView):
     """`POST /api/auth/refresh`: a new access token; the refresh token is rotated."""
 
+    # No password is guessed here (a refresh token is a signed secret), so the general
+    # per-IP limit applies, not the tight login one: many users behind one NAT refresh.
     authentication_classes = []
-    permission_classes = [AuthRateLimited, AllowAny]
+    permission_classes = [RateLimited, AllowAny]
 
     def post(self, request):
-        return Response(users.token_refresh(refresh=body_of(request).get("refresh")))
+        return secret_response(users.token_refresh(refresh=body_of(request).get("refresh")))
 
 
 class LogoutView(APIView):
     """`POST /api/auth/logout`: the given refresh token stops working."""
 
     authentication_classes = []
-    permission_classes = [AuthRateLimited, AllowAny]
+    permission_classes = [RateLimited, AllowAny]
 
     def post(self, request):
         users.token_logout(refresh=body_of(request).get("refresh"))
@@ -78,6 +89,11 @@ class KeysPermission(IsAuthenticated):
         return super().has_permission(request, view)
 
 
+def may_raise_rate_limits(user) -> bool:
+    """Whoever may create keys in the admin may give one a looser limit than the default."""
+    return user.is_staff and user.has_perm("accounts.add_apikey")
+
+
 class KeyListView(APIView):
     """`GET /api/auth/keys` lists the caller's keys; `POST` creates one and shows it once."""
 
@@ -91,9 +107,10 @@ class KeyListView(APIView):
         data = body_of(request)
         key, raw = services.apikey_create(
             user=request.user, name=data.get("name"), scopes=data.get("scopes"), models=data.get("models"),
-            rate_limit=data.get("rate_limit") or "", expires_days=data.get("expires_days"),
+            rate_limit=data.get("rate_limit"), expires_days=data.get("expires_days"),
+            rate_ceiling=None if may_raise_rate_limits(request.user) else settings.INFINITY["RATE_LIMIT"],
         )
-        return Response({"data": {**ApiKeySerializer(key).data, "key": raw}}, status=201)
+        return secret_response({"data": {**ApiKeySerializer(key).data, "key": raw}}, status=201)
 
 
 class KeyDetailView(APIView):
