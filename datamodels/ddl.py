@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from django.db import connection
 
+from . import rowcount
 from .fieldtypes import field_type
 
 
@@ -41,11 +42,12 @@ def create_table(data_model) -> None:
         "created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())",
         f'CREATE INDEX "{table}_created_idx" ON "{table}" (created_at, id)',
         f'CREATE INDEX "{table}_updated_idx" ON "{table}" (updated_at, id)',
+        *rowcount.trigger_statements(data_model.pk, table),
     )
 
 
 def drop_table(data_model) -> None:
-    _run(f'DROP TABLE IF EXISTS "{data_model.db_table}" CASCADE')
+    _run(f'DROP TABLE IF EXISTS "{data_model.db_table}" CASCADE', rowcount.forget_statement(data_model.pk))
 
 
 def add_field(field) -> None:

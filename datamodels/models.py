@@ -17,6 +17,20 @@ class SchemaState(models.Model):
         db_table = "datamodels_schemastate"
 
 
+class RowCountDelta(models.Model):
+    """Changes to a data model's row count, written by triggers on its table (see `datamodels.rowcount`).
+
+    Every INSERT or DELETE statement adds one row (+n or -n), so concurrent writers never
+    wait on a shared counter; the exact count is the sum, compacted now and then.
+    """
+
+    data_model_id = models.IntegerField(db_index=True)
+    delta = models.BigIntegerField()
+
+    class Meta:
+        db_table = "datamodels_rowcount"
+
+
 class DataModel(models.Model):
     """A user-defined model, stored in its own table `dm_<id>`."""
 

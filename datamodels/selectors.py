@@ -17,6 +17,7 @@ from .dynamic import ModelEntry, Schema
 from .fieldtypes import field_type
 from .fieldtypes.scalars import format_datetime
 from .query import ListQuery, apply_cursor, apply_filters, apply_order, encode_cursor, order_columns
+from .rowcount import row_count
 
 SYSTEM = ("id", "created_at", "updated_at")
 
@@ -123,6 +124,15 @@ def record_get(entry: ModelEntry, schema: Schema, record_id: str, *, fields=None
     return renderer.render(rows)[0], etag_for(rows[0]["id"], rows[0]["updated_at"])
 
 
+def _total(entry: ModelEntry, query: ListQuery, filtered, offset: int, rows: list) -> int:
+    """The exact number of matching records, without a count(*) scan where possible."""
+    if len(rows) < query.limit and (rows or offset == 0):
+        return offset + len(rows)  # a short page tells it
+    if not query.filters:
+        return row_count(entry.definition.pk)  # kept by triggers, exact
+    return filtered.count()
+
+
 def record_list(entry: ModelEntry, schema: Schema, query: ListQuery) -> Page:
     """A page by number (with exact total) or after a cursor (without)."""
     renderer = RecordRenderer(entry, schema, query.fields, query.include)
@@ -138,9 +148,7 @@ def record_list(entry: ModelEntry, schema: Schema, query: ListQuery) -> Page:
     else:
         offset = (query.page - 1) * query.limit
         rows = list(ordered.values(*renderer.columns(sort_columns))[offset: offset + query.limit])
-        # A short page tells the total without counting (PostgreSQL's count is a scan).
-        short = len(rows) < query.limit and (rows or offset == 0)
-        total = offset + len(rows) if short else filtered.count()
+        total = _total(entry, query, filtered, offset, rows)
         more = offset + len(rows) < total
         pages = math.ceil(total / query.limit) if total else 0
         pagination = {"page": query.page, "limit": query.limit, "total": total, "pages": pages}
