@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 from collections.abc import Callable
 
-import orjson
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from infinity.exceptions import Conflict, ValidationFailed
+from infinity.renderers import dumps
 
 from .models import IdempotencyKey
 
@@ -24,7 +25,7 @@ MAX_KEY = 255
 
 
 def fingerprint(data) -> str:
-    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hashlib.sha256(dumps(data, sort_keys=True)).hexdigest()
 
 
 def idempotent(*, caller: str, scope: str, key: str, data, action: Callable[[], tuple[int, dict]]):
@@ -41,7 +42,7 @@ def idempotent(*, caller: str, scope: str, key: str, data, action: Callable[[], 
             status, body = action()
             IdempotencyKey.objects.create(
                 caller=caller, scope=scope, key=key, fingerprint=digest, status=status,
-                body=orjson.dumps(body).decode(),
+                body=dumps(body).decode(),
             )
     except IntegrityError:
         # A concurrent request with the same key won; answer as it did.
@@ -60,7 +61,8 @@ def _stored(caller: str, scope: str, key: str):
 def _replay(stored: IdempotencyKey, digest: str):
     if stored.fingerprint != digest:
         raise Conflict("This Idempotency-Key was already used with a different body")
-    return stored.status, orjson.loads(stored.body), True
+    # The stdlib, not orjson: orjson reads integers beyond 64 bits as floats.
+    return stored.status, json.loads(stored.body), True
 
 
 def prune_expired() -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from django.db import models
 from pgvector import Vector
 from pgvector.django import VectorField
@@ -11,6 +9,8 @@ from pgvector.django import VectorField
 from .base import EQ, NE, FieldType, InvalidValue, register
 
 MAX_DIMENSIONS = 16000
+# pgvector stores float4 components: from this magnitude up a double rounds to infinity.
+FLOAT4_OVERFLOW = 2.0**128 - 2.0**103
 
 
 def model_label(data_model_id: int) -> str:
@@ -92,11 +92,14 @@ class VectorType(FieldType):
 
     def validate(self, field, value):
         if not isinstance(value, list) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
         ):
             raise InvalidValue("Must be a list of numbers")
         if len(value) != field.dimensions:
             raise InvalidValue(f"Must have exactly {field.dimensions} numbers")
+        # Compared before any float(): a huge int would overflow it, and NaN fails every comparison.
+        if not all(-FLOAT4_OVERFLOW < v < FLOAT4_OVERFLOW for v in value):
+            raise InvalidValue("Must only contain 32-bit floats (at most 3.4e38 in magnitude)")
         return [float(v) for v in value]
 
     def to_json(self, field, value):

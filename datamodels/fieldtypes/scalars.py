@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
@@ -14,7 +14,12 @@ from django.core.validators import EmailValidator, URLValidator
 from django.db import models
 from .base import COMPARISONS, CONTAINS, EQ, NE, FieldType, InvalidValue, register, sql_literal
 
+MAX_DIGITS = 38  # decimal numbers are numeric(38, d): 38 - d digits before the point
 MAX_DECIMAL_PLACES = 20  # numeric(38, d) keeps 18+ digits before the point
+# One digit more than a column holds, so quantizing a value one digit too large still
+# works and is refused by the digit check; larger values trap InvalidOperation.
+_NUMERIC = Context(prec=MAX_DIGITS + 1, traps=[InvalidOperation])
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # with fullmatch: `$` would let "…\n" through
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
 
@@ -266,12 +271,15 @@ class NumberType(NumberBase):
         return models.FloatField(db_column=field.column, null=True)
 
     def validate(self, field, value):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
             raise InvalidValue("Must be a number")
         self.check_range(field, value)
         if field.decimal_places is not None:
-            return Decimal(str(value)).quantize(Decimal(1).scaleb(-field.decimal_places))
-        return float(value)
+            return _to_numeric(value, field.decimal_places)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond what a double holds
+            raise InvalidValue("Must fit in a double-precision float") from None
 
     def to_json(self, field, value):
         return float(value) if isinstance(value, Decimal) else value
@@ -287,6 +295,23 @@ class NumberType(NumberBase):
 
     def sql_fits(self, field, text):
         return f"(pg_input_is_valid({text}, 'numeric') AND lower(trim({text})) NOT IN ('nan', 'infinity', '-infinity', '+infinity'))"
+
+
+def _finite(value: int | float) -> bool:
+    # math.isfinite raises OverflowError on an int too large for a float; ints are finite.
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def _to_numeric(value: int | float, places: int) -> Decimal:
+    """A JSON number → a Decimal with `places` decimals that fits numeric(38, places)."""
+    whole = MAX_DIGITS - places
+    try:
+        number = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), context=_NUMERIC)
+    except InvalidOperation:
+        number = None
+    if number is None or number.adjusted() >= whole:
+        raise InvalidValue(f"Must have at most {whole} digits before the decimal point")
+    return number
 
 
 @register
@@ -324,7 +349,8 @@ class DateType(FieldType):
         return models.DateField(db_column=field.column, null=True)
 
     def validate(self, field, value):
-        if isinstance(value, str) and len(value) == 10:
+        # fromisoformat alone also takes week dates (2024-W01-1) and 20240101.
+        if isinstance(value, str) and _DATE.fullmatch(value):
             try:
                 return dt.date.fromisoformat(value)
             except ValueError:
@@ -345,7 +371,10 @@ def parse_datetime(value) -> dt.datetime:
         if parsed is not None:
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=dt.timezone.utc)
-            return parsed.astimezone(dt.timezone.utc)
+            try:
+                return parsed.astimezone(dt.timezone.utc)
+            except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+                raise InvalidValue("Must be between years 1 and 9999 in UTC") from None
     raise InvalidValue("Must be an ISO 8601 date-time, e.g. 2024-01-01T00:00:00Z")
 
 

@@ -251,8 +251,6 @@ def test_values_are_stored_as_validated(api, customers, existing):
     assert table_rows(customers) != before and count(customers) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="DateType (fieldtypes/scalars.py) accepts any ISO 8601 date of 10 "
-                                       "characters, such as the week date 2024-W01-1; the API promises YYYY-MM-DD")
 def test_a_week_date_is_not_a_date(api, unchanged, customers, existing):
     body = {"name": "Cid", "birthday": "2024-W01-1"}
     error = refused(api, unchanged, customers, "post", url("customers"), body, 400, "VALIDATION_ERROR")
