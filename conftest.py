@@ -64,3 +64,11 @@ def fresh_rate_limit_counters(django_db_setup, django_db_blocker):
     else:
         with django_db_blocker.unblock():
             cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_key_cache():
+    """No test trusts a key another test authenticated (its rows were rolled back)."""
+    from accounts import keycache
+
+    keycache.clear()

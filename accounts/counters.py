@@ -1,14 +1,16 @@
-"""An atomic counter cache in PostgreSQL, for rate limits when there is no Redis.
+"""Atomic counter caches for rate limits: PostgreSQL when there is no Redis, else Redis.
 
 django-ratelimit counts with `cache.add` and `cache.incr`. Django's DatabaseCache
 implements `incr` as a read then a write of a pickled value, so concurrent requests
-lose counts; this backend keeps plain integers in an UNLOGGED table and increments
-them with one `UPDATE ... RETURNING`, so every process shares exact counters.
+lose counts; `CounterCache` keeps plain integers in an UNLOGGED table and increments
+them atomically, so every process shares exact counters. Both backends add
+`incr_many`, which counts one hit in several windows in a single round trip.
 """
 
 import random
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 
 TABLE = "accounts_counter"
@@ -45,6 +47,23 @@ class CounterCache(BaseCache):
             [*params, key, int(value), self._timeout(timeout)],
         )
         return row is not None
+
+    def incr_many(self, items: list[tuple[str, int]]) -> list[int]:
+        """Add 1 to each key (created at 1 with its timeout when absent or expired); the new values."""
+        keys = [self.make_and_validate_key(key) for key, _ in items]
+        rows = ", ".join([f"(%s, 1, {_NOW_PLUS})"] * len(items))
+        params = [value for key, (_, timeout) in zip(keys, items) for value in (key, self._timeout(timeout))]
+        fresh = f"{TABLE}.expires >= now()"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {TABLE} (key, value, expires) VALUES {rows} ON CONFLICT (key) DO UPDATE SET "
+                f"value = CASE WHEN {fresh} THEN {TABLE}.value + 1 ELSE 1 END, "
+                f"expires = CASE WHEN {fresh} THEN {TABLE}.expires ELSE EXCLUDED.expires END "
+                "RETURNING key, value",
+                params,
+            )
+            values = dict(cursor.fetchall())
+        return [values[key] for key in keys]
 
     def get(self, key, default=None, version=None):
         key = self.make_and_validate_key(key, version=version)
@@ -84,3 +103,15 @@ class CounterCache(BaseCache):
 
     def clear(self):
         self._query(f"DELETE FROM {TABLE}", [])
+
+
+class RedisCounterCache(RedisCache):
+    """Django's Redis cache with `incr_many`: INCR and EXPIRE NX for every key in one pipeline."""
+
+    def incr_many(self, items: list[tuple[str, int]]) -> list[int]:
+        keys = [self.make_and_validate_key(key) for key, _ in items]
+        pipeline = self._cache.get_client(keys[0], write=True).pipeline(transaction=False)
+        for key, (_, timeout) in zip(keys, items):
+            pipeline.incr(key)
+            pipeline.expire(key, self.get_backend_timeout(timeout), nx=True)
+        return pipeline.execute()[0::2]

@@ -7,10 +7,12 @@ permission, first in the chain) counts each API request per key, user or IP;
 """
 
 import re
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django_ratelimit.core import _get_window, get_usage
+from django.core.cache import caches
+from django_ratelimit.core import ALL, EXPIRATION_FUDGE, _get_window, _make_cache_key
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import BasePermission
 
@@ -57,8 +59,8 @@ def rate_capped(rate: str, ceiling: str) -> str:
 
 
 # --- enforcement -----------------------------------------------------------------
-# Counting is django-ratelimit's `get_usage` (fixed windows, one counter per caller and
-# window) on the "ratelimit" cache: Redis with REDIS_URL, else `accounts.counters`.
+# Counting follows django-ratelimit (fixed windows, one counter per caller and window)
+# on the "ratelimit" cache: Redis with REDIS_URL, else `accounts.counters`.
 
 GROUP = "infinity"
 
@@ -83,21 +85,23 @@ def _parsed(text: str) -> list[tuple[int, int]]:
 
 
 def consume(request, *, identity: str, rate: str, group: str = GROUP) -> Usage:
-    """Count one request for `identity` in every window of `rate`.
+    """Count one request for `identity` in every window of `rate`, in one round trip.
 
-    Within limits, the window with the fewest requests left is reported; past one,
-    the exceeded window that ends last, so Retry-After and X-RateLimit-Reset agree.
+    Counters are django-ratelimit's (its windows and cache keys, on its cache). Within
+    limits, the window with the fewest requests left is reported; past one, the
+    exceeded window that ends last, so Retry-After and X-RateLimit-Reset agree.
     """
+    windows = [(count, seconds, _get_window(identity, seconds)) for count, seconds in _parsed(rate)]
+    counts = caches[settings.RATELIMIT_USE_CACHE].incr_many([
+        (_make_cache_key(group, end, f"{count}/{seconds}s", identity, ALL), seconds + EXPIRATION_FUDGE)
+        for count, seconds, end in windows
+    ])
+    now = int(time.time())
     tightest = blocked = None
-    for count, seconds in _parsed(rate):
-        usage = get_usage(
-            request, group=group, key=lambda _g, _r: identity, rate=f"{count}/{seconds}s", increment=True
-        )
-        # The end as django-ratelimit places the window (it keys the counter by it): exact,
-        # where "now + time_left" is a second off whenever the clock ticks in between.
-        window = Usage(count, max(count - usage["count"], 0), _get_window(identity, seconds), None)
-        if usage["should_limit"] and (blocked is None or window.reset >= blocked.reset):
-            window.remaining, window.retry_after = 0, max(usage["time_left"], 1)
+    for (count, _, end), used in zip(windows, counts):
+        window = Usage(count, max(count - used, 0), end, None)
+        if used > count and (blocked is None or window.reset >= blocked.reset):
+            window.retry_after = max(end - now, 1)
             blocked = window
         if tightest is None or window.remaining < tightest.remaining:
             tightest = window

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import keycache
 from accounts.models import SCOPES, ApiKey
 from accounts.ratelimits import format_rate_limit, parse_rate_limit, rate_capped
 from datamodels.models import DataModel
@@ -152,6 +153,7 @@ def apikey_revoke(*, prefix: str) -> ApiKey:
     if key is None:
         raise NotFound(f"No API key with prefix {prefix!r}")
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    keycache.clear()
     key.refresh_from_db(fields=["revoked_at"])
     return key
 
@@ -161,19 +163,32 @@ def apikey_authenticate(raw: str) -> ApiKey:
     match = _RAW_KEY.fullmatch(raw) if isinstance(raw, str) else None
     if match is None:
         raise Unauthorized("Invalid API key")
-    key = ApiKey.objects.select_related("user").filter(prefix=match["prefix"]).first()
+    digest = _hash(raw)
+    key = keycache.get(digest)
+    if key is None:
+        key = _lookup(match["prefix"], digest)
+        keycache.put(digest, key)
+    _check_live(key)
+    _touch_last_used(key)
+    return key
+
+
+def _lookup(prefix: str, digest: str) -> ApiKey:
+    key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
     stored_hash = key.key_hash if key is not None else _DUMMY_HASH
     # Check the secret before saying anything about the key's state: a prefix alone is public.
-    if not hmac.compare_digest(_hash(raw), stored_hash) or key is None:
+    if not hmac.compare_digest(digest, stored_hash) or key is None:
         raise Unauthorized("Invalid API key")
+    return key
+
+
+def _check_live(key: ApiKey) -> None:
     if key.revoked_at is not None:
         raise Unauthorized("API key revoked")
     if key.is_expired:
         raise Unauthorized("API key expired")
     if not key.user.is_active:
         raise Unauthorized("API key owner is inactive")
-    _touch_last_used(key)
-    return key
 
 
 def _touch_last_used(key: ApiKey) -> None:

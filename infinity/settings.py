@@ -126,7 +126,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
-        "ratelimit": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+        "ratelimit": {"BACKEND": "accounts.counters.RedisCounterCache", "LOCATION": REDIS_URL,
                       "KEY_PREFIX": "rl"},
     }
 else:
@@ -209,6 +209,8 @@ CORS_EXPOSE_HEADERS = [
 INFINITY = {
     "RATE_LIMIT": os.environ.get("INFINITY_RATE_LIMIT", "100/m,5000/d"),
     "AUTH_RATE_LIMIT": os.environ.get("INFINITY_AUTH_RATE_LIMIT", "5/m"),
+    # How long a process may go on trusting an API key it checked (revocations elsewhere).
+    "KEY_CACHE_SECONDS": float(os.environ.get("INFINITY_KEY_CACHE_SECONDS", 5)),
     "MAX_BODY_BYTES": int(os.environ.get("INFINITY_MAX_BODY_BYTES", 10 * 1024 * 1024)),
     "WEBHOOK_ALLOW_PRIVATE": env_bool("INFINITY_WEBHOOK_ALLOW_PRIVATE"),
     "EMBEDDINGS": os.environ.get("INFINITY_EMBEDDINGS", "local"),
