@@ -37,10 +37,14 @@ def caller_of(request) -> str:
     return f"key:{prefix}" if prefix else f"user:{request.user.pk}"
 
 
-def _matches(header: str | None, etag: str) -> bool:
+def _matches(header: str | None, etag: str, *, weak: bool) -> bool:
+    """RFC 9110: If-None-Match compares weakly (`W/"x"` matches `"x"`), If-Match strongly."""
     if header is None:
         return True
-    return header.strip() == "*" or etag in [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    tags = [tag.strip() for tag in header.split(",")]
+    if weak:
+        tags = [tag.removeprefix("W/") for tag in tags]
+    return header.strip() == "*" or etag in tags
 
 
 def _created(body: dict, status: int) -> Response:
@@ -105,7 +109,7 @@ class RecordDetailView(APIView):
             include=parse_include(entry, schema, params.get("include")),
         )
         if_none = request.headers.get("If-None-Match")
-        if if_none is not None and _matches(if_none, etag):
+        if if_none is not None and _matches(if_none, etag, weak=True):
             response = Response(status=304)
         else:
             response = Response({"data": body})
@@ -140,6 +144,7 @@ class RecordDetailView(APIView):
         record = selectors.record_queryset(entry, record_id).select_for_update().first()
         if record is None:
             raise NotFound("Record not found")
-        if not _matches(request.headers.get("If-Match"), selectors.etag_for(record.pk, record.updated_at)):
+        etag = selectors.etag_for(record.pk, record.updated_at)
+        if not _matches(request.headers.get("If-Match"), etag, weak=False):
             raise PreconditionFailed("The record has changed since you read it (ETag mismatch)")
         return record

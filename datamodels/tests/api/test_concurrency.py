@@ -96,6 +96,14 @@ def test_if_match_with_the_current_etag_succeeds(api, customers, record, method,
     error_of(again, 412, "PRECONDITION_FAILED")
 
 
+def test_if_match_compares_strongly_so_a_weak_tag_never_matches(api, unchanged, customers, record):
+    record_id = record.json()["data"]["id"]
+    with unchanged(customers):
+        response = api.patch(url("customers", record_id), {"name": "Bob"}, format="json",
+                             HTTP_IF_MATCH=f"W/{etag_of(record)}")
+    error_of(response, 412, "PRECONDITION_FAILED")
+
+
 def test_if_match_on_delete(api, customers, record):
     record_id = record.json()["data"]["id"]
     response = api.delete(url("customers", record_id), HTTP_IF_MATCH=f'"nope", {etag_of(record)}')
