@@ -68,9 +68,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "infinity.middleware.RequestIdMiddleware",
+    # Before the body limit, so a 413 still carries CORS headers a browser can read.
+    "corsheaders.middleware.CorsMiddleware",
     "infinity.middleware.BodySizeLimitMiddleware",
     "accounts.ratelimits.RateLimitHeadersMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -115,7 +116,9 @@ else:
             "CONN_MAX_AGE": 60,
         }
     }
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No per-request "SELECT 1" (a round trip on every request): a connection broken by a database
+# restart fails one request, is discarded, and the next request reconnects.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 # One test database per test run, so concurrent runs (several developers' or CI jobs) never collide.
 DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

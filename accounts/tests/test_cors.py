@@ -127,3 +127,13 @@ def test_origins_come_from_the_environment():
 
 def test_no_origin_is_allowed_by_default():
     assert settings_in_a_fresh_process() == {"origins": [], "all": False}
+
+
+def test_a_refused_oversized_body_still_carries_cors_headers(customers, superuser, settings):
+    """A browser can only read the 413 (and tell the user why) when CORS headers are on it."""
+    settings.INFINITY = {**settings.INFINITY, "MAX_BODY_BYTES": 50}
+
+    response = bearer(superuser).post(f"{BASE}/customers", {"name": "x" * 100}, format="json", HTTP_ORIGIN=APP)
+
+    assert response.status_code == 413
+    assert response["Access-Control-Allow-Origin"] == APP
