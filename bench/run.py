@@ -30,6 +30,7 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", 3))
 PORT = int(os.environ.get("BENCH_PORT", 8765))
 WORKERS = int(os.environ.get("BENCH_WORKERS", 4))
 WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "sync")
+SERVER = os.environ.get("BENCH_SERVER", "gunicorn")
 BASE = f"http://127.0.0.1:{PORT}/api/public/data/customers"
 LIST = "id, created_at, updated_at, {name}, {email}, {status}, {total}"
 
@@ -128,12 +129,27 @@ def remove_created(info: dict, conninfo: dict) -> None:
         conn.execute(f"VACUUM ANALYZE {info['table']}")
 
 
-def start_server(env: dict) -> subprocess.Popen:
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    cmd = [str(gunicorn), "infinity.wsgi", "-w", str(WORKERS), "-k", WORKER_CLASS, "-b", f"127.0.0.1:{PORT}",
-           "--log-level", "warning", "--access-logfile", "-" if os.environ.get("BENCH_ACCESS_LOG") else "/dev/null"]
+def server_command() -> list[str]:
+    """The production server as the README runs it (BENCH_SERVER=gunicorn|granian)."""
+    bin_dir = Path(sys.executable).parent
+    if SERVER == "granian":
+        return [str(bin_dir / "granian"), "--interface", "wsgi", "--workers", str(WORKERS),
+                "--blocking-threads", "1", "--host", "127.0.0.1", "--port", str(PORT), "--log-level", "warning",
+                "--no-ws", "infinity.wsgi:application"]
+    cmd = [str(bin_dir / "gunicorn"), "infinity.wsgi", "-w", str(WORKERS), "-k", WORKER_CLASS, "-b",
+           f"127.0.0.1:{PORT}", "--log-level", "warning",
+           "--access-logfile", "-" if os.environ.get("BENCH_ACCESS_LOG") else "/dev/null"]
     if WORKER_CLASS == "gthread":
         cmd += ["--threads", "4"]
+    return cmd
+
+
+def server_label() -> str:
+    return f"granian {WORKERS} workers" if SERVER == "granian" else f"gunicorn {WORKERS}×{WORKER_CLASS}"
+
+
+def start_server(env: dict) -> subprocess.Popen:
+    cmd = server_command()
     server = subprocess.Popen(cmd, cwd=ROOT, env=env)
     for _ in range(120):
         try:
@@ -193,7 +209,7 @@ def summarize(results: dict) -> dict:
 
 
 def table(summary: dict, memory: dict, count: int) -> str:
-    lines = [f"N = {count:,} records, {CONNECTIONS} connections, gunicorn {WORKERS}×{WORKER_CLASS}, "
+    lines = [f"N = {count:,} records, {CONNECTIONS} connections, {server_label()}, "
              f"median of {REPEATS} × {DURATION}s", "",
              "| request | req/s | p50 ms | p99 ms | PostgreSQL tps | ratio | non-2xx |",
              "|---|---:|---:|---:|---:|---:|---:|"]
