@@ -17,7 +17,7 @@ from .dynamic import ModelEntry, Schema
 from .fieldtypes import field_type
 from .fieldtypes.scalars import format_datetime
 from .query import ListQuery, apply_cursor, apply_filters, apply_order, encode_cursor, order_columns
-from .rowcount import row_count
+from .rowcount import filtered_count, row_count
 
 SYSTEM = ("id", "created_at", "updated_at")
 DEFERRED_JOIN_OFFSET = 1000
@@ -134,13 +134,22 @@ def _page(entry: ModelEntry, query: ListQuery, ordered, offset: int):
     return apply_order(entry.model.objects.filter(pk__in=ids), query.sort)
 
 
-def _total(entry: ModelEntry, query: ListQuery, filtered, offset: int, rows: list) -> int:
+def _total(entry: ModelEntry, schema: Schema, query: ListQuery, filtered, offset: int, rows: list) -> int:
     """The exact number of matching records, without a count(*) scan where possible."""
     if len(rows) < query.limit and (rows or offset == 0):
         return offset + len(rows)  # a short page tells it
     if not query.filters:
         return row_count(entry.definition.pk)  # kept by triggers, exact
+    if _own_columns_only(entry, query.filters):
+        signature = (schema.version, entry.definition.pk, *((f.lookup, f.op, repr(f.value)) for f in query.filters))
+        return filtered_count(entry.definition.pk, signature, filtered)
     return filtered.count()
+
+
+def _own_columns_only(entry: ModelEntry, filters) -> bool:
+    """Filters that read only the model's own table (no relation, no join table)."""
+    relations = {f.column for f in entry.fields if f.type == "relation"}
+    return all("__" not in f.lookup and f.lookup not in relations and not f.many for f in filters)
 
 
 def record_list(entry: ModelEntry, schema: Schema, query: ListQuery) -> Page:
@@ -158,7 +167,7 @@ def record_list(entry: ModelEntry, schema: Schema, query: ListQuery) -> Page:
     else:
         offset = (query.page - 1) * query.limit
         rows = list(_page(entry, query, ordered, offset).values(*renderer.columns(sort_columns)))
-        total = _total(entry, query, filtered, offset, rows)
+        total = _total(entry, schema, query, filtered, offset, rows)
         more = offset + len(rows) < total
         pages = math.ceil(total / query.limit) if total else 0
         pagination = {"page": query.page, "limit": query.limit, "total": total, "pages": pages}

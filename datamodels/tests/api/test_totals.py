@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.services import apikey_create
 from datamodels import rowcount, services
@@ -131,3 +132,55 @@ def test_totals_stay_exact_under_concurrent_inserts_and_deletes(live_server, com
     status, body = _request("GET", f"{base}?limit=1", key)
     assert status == 200
     assert body["pagination"]["total"] == count(companies) == 6 * 12
+
+
+# --- filtered totals are remembered only while the table is unchanged ---------------
+
+def count_statements(api, path: str, table: str) -> tuple[int, int]:
+    """(the list's total, how many statements counted rows of `table`)."""
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get(path)
+    assert response.status_code == 200, response.content
+    counting = [q for q in queries if "count(" in q["sql"].lower() and f'"{table}"' in q["sql"]]
+    return response.json()["pagination"]["total"], len(counting)
+
+
+def test_a_repeated_filtered_total_is_not_counted_again(api, companies):
+    post(api, [{"name": f"n{i}", "country": "NL"} for i in range(3)] + [{"name": "d", "country": "DE"}])
+    path = url("companies", limit=1, filter="country:NL")
+
+    table = companies.db_table
+    assert count_statements(api, path, table) == (3, 1)
+    assert count_statements(api, path, table) == (3, 0)
+    assert count_statements(api, url("companies", limit=1, filter="country:DE"), table) == (1, 1)
+
+
+@pytest.mark.parametrize("write", ["create", "update", "update outside the api", "delete"])
+def test_every_kind_of_write_refreshes_a_remembered_filtered_total(api, companies, write):
+    ids = post(api, [{"name": f"n{i}", "country": "NL"} for i in range(3)])
+    path = url("companies", limit=1, filter="country:NL")
+    assert total(api, filter="country:NL") == 3
+
+    if write == "create":
+        post(api, {"name": "new", "country": "NL"})
+    elif write == "update":
+        assert api.patch(url("companies", ids[0]), {"country": "DE"}, format="json").status_code == 200
+    elif write == "update outside the api":
+        country = companies.fields.get(name="country").column
+        fetch(f'UPDATE "{companies.db_table}" SET "{country}" = %s WHERE id = %s RETURNING 1', ["DE", ids[0]])
+    else:
+        assert api.delete(url("companies", ids[0])).status_code == 200
+
+    expected = 4 if write == "create" else 2
+    assert api.get(path).json()["pagination"]["total"] == expected
+    assert fetch(f'SELECT count(*) FROM "{companies.db_table}" WHERE "{companies.fields.get(name="country").column}" '
+                 "= 'NL'") == [(expected,)]
+
+
+def test_a_retype_refreshes_a_remembered_filtered_total(api, companies):
+    post(api, [{"name": "a", "country": "10"}, {"name": "b", "country": "10.0"}, {"name": "c", "country": "20"}])
+    assert total(api, filter="country:10") == 1
+
+    services.field_update(field=companies.fields.get(name="country"), type="number")
+
+    assert total(api, filter="country:10") == 2
