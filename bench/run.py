@@ -31,6 +31,8 @@ PORT = int(os.environ.get("BENCH_PORT", 8765))
 WORKERS = int(os.environ.get("BENCH_WORKERS", 4))
 WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "sync")
 SERVER = os.environ.get("BENCH_SERVER", "gunicorn")
+ONLY = os.environ.get("BENCH_ONLY", "")
+NO_PG = bool(os.environ.get("BENCH_NO_PGBENCH"))
 BASE = f"http://127.0.0.1:{PORT}/api/public/data/customers"
 LIST = "id, created_at, updated_at, {name}, {email}, {status}, {total}"
 
@@ -179,13 +181,15 @@ class MemorySampler(threading.Thread):
 
 def measure(info: dict, conninfo: dict, workdir: Path) -> dict:
     reqs = requests_under_test(info)
+    if ONLY:  # BENCH_ONLY=R1,R4 while trying a lever
+        reqs = {name: req for name, req in reqs.items() if name in ONLY.split(",")}
     results = {name: {"api": [], "pg": []} for name in reqs}
     for rep in range(REPEATS):
         for name, (url, script, sql) in reqs.items():
             lua = workdir / script if script else None
             run_wrk(url, info["key"], lua, WARMUP)
             results[name]["api"].append(run_wrk(url, info["key"], lua, DURATION))
-            if sql:
+            if sql and not NO_PG:
                 results[name]["pg"].append(run_pgbench(sql, conninfo, workdir, DURATION))
             if name == "R5":
                 remove_created(info, conninfo)

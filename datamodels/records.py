@@ -8,6 +8,7 @@ written, and a unique clash raises `Conflict`.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field as dc_field
 
 from django.db import IntegrityError, connection, transaction
@@ -137,8 +138,16 @@ def record_create(*, entry: ModelEntry, data: dict):
     """Create one record; `created_at` and `updated_at` are the same instant."""
     clean, errors = clean_record(entry, data, partial=False)
     _raise_if(errors)
-    with _unique_guard(entry), transaction.atomic():
+    with _unique_guard(entry), _atomic_unless_one_statement(clean):
         return _insert(entry, clean, timezone.now())
+
+
+def _atomic_unless_one_statement(clean: CleanRecord):
+    """A transaction (or savepoint) around a write, except a lone INSERT in autocommit,
+    which is atomic already and saves the BEGIN and COMMIT round trips."""
+    if clean.many or connection.in_atomic_block:
+        return transaction.atomic()
+    return nullcontext()
 
 
 def records_create_bulk(*, entry: ModelEntry, items: list) -> list:
