@@ -1,16 +1,31 @@
-"""Accounts endpoints under /api/auth/: users with JWTs, who the caller is, and their API keys."""
+"""Accounts endpoints under /api/auth/: users with JWTs, who the caller is, and their API keys.
+
+Each view's `extend_schema` documents it in `/api/schema`: bodies with the shapes of
+`accounts.api.serializers`, errors with `error_responses_for` (the shared envelope).
+"""
 
 from django.conf import settings
 from django.utils.cache import add_never_cache_headers
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services, users
-from accounts.api.serializers import ApiKeySerializer, UserSerializer
+from accounts.api.serializers import (
+    ApiKeyCreatedSerializer, ApiKeyCreateRequestSerializer, ApiKeyListSerializer, ApiKeyRevokedSerializer,
+    ApiKeySerializer, LoginRequestSerializer, LogoutResponseSerializer, RefreshRequestSerializer,
+    SessionSerializer, SignupRequestSerializer, TokenPairSerializer, UserResponseSerializer, UserSerializer,
+)
 from accounts.models import ApiKey
 from accounts.ratelimits import AuthRateLimited, RateLimited
+from datamodels.api.openapi import error_responses_for
 from infinity.exceptions import BadRequest, Forbidden, NotFound
+
+TAGS = ["auth"]
+JWT_ONLY = [{"jwtAuth": []}]
+PER_IP_AUTH = "Counted per client IP at `INFINITY_AUTH_RATE_LIMIT` (default `5/m`), against password guessing."
+PER_IP = "Counted per client IP at the general `INFINITY_RATE_LIMIT`."
 
 
 def body_of(request) -> dict:
@@ -32,6 +47,12 @@ class SignupView(APIView):
     authentication_classes = []
     permission_classes = [AuthRateLimited, AllowAny]
 
+    @extend_schema(
+        operation_id="auth_signup", summary="Sign up", tags=TAGS, request=SignupRequestSerializer,
+        description="Creates a user, with no data-model permissions until granted, and logs them in. " + PER_IP_AUTH,
+        responses={201: OpenApiResponse(SessionSerializer, "The new user and their tokens."),
+                   **error_responses_for(400, 409, 413, 415, 429)},
+    )
     def post(self, request):
         data = body_of(request)
         user = users.user_signup(email=data.get("email"), password=data.get("password"), name=data.get("name"))
@@ -44,6 +65,12 @@ class LoginView(APIView):
     authentication_classes = []
     permission_classes = [AuthRateLimited, AllowAny]
 
+    @extend_schema(
+        operation_id="auth_login", summary="Log in", tags=TAGS, request=LoginRequestSerializer,
+        description="A wrong email or password (or an inactive user) is the same 401. " + PER_IP_AUTH,
+        responses={200: OpenApiResponse(SessionSerializer, "The user and their tokens."),
+                   **error_responses_for(400, 401, 413, 415, 429)},
+    )
     def post(self, request):
         data = body_of(request)
         user = users.user_login(email=data.get("email"), password=data.get("password"))
@@ -58,6 +85,12 @@ class RefreshView(APIView):
     authentication_classes = []
     permission_classes = [RateLimited, AllowAny]
 
+    @extend_schema(
+        operation_id="auth_refresh", summary="Refresh the access token", tags=TAGS, request=RefreshRequestSerializer,
+        description="A new access token and a new refresh token; the one sent stops working. " + PER_IP,
+        responses={200: OpenApiResponse(TokenPairSerializer, "The new token pair."),
+                   **error_responses_for(400, 401, 413, 415, 429)},
+    )
     def post(self, request):
         return secret_response(users.token_refresh(refresh=body_of(request).get("refresh")))
 
@@ -68,6 +101,12 @@ class LogoutView(APIView):
     authentication_classes = []
     permission_classes = [RateLimited, AllowAny]
 
+    @extend_schema(
+        operation_id="auth_logout", summary="Log out", tags=TAGS, request=RefreshRequestSerializer,
+        description="The refresh token sent stops working; access tokens run out on their own. " + PER_IP,
+        responses={200: OpenApiResponse(LogoutResponseSerializer, "Logged out."),
+                   **error_responses_for(400, 401, 413, 415, 429)},
+    )
     def post(self, request):
         users.token_logout(refresh=body_of(request).get("refresh"))
         return Response({"success": True})
@@ -76,6 +115,12 @@ class LogoutView(APIView):
 class MeView(APIView):
     """`GET /api/auth/me`: the authenticated user, as `{"data": {...}}`."""
 
+    @extend_schema(
+        operation_id="auth_me", summary="Who am I", tags=TAGS,
+        description="The user behind the API key or access token.",
+        responses={200: OpenApiResponse(UserResponseSerializer, "The caller."),
+                   **error_responses_for(401, 429)},
+    )
     def get(self, request):
         return Response({"data": UserSerializer(request.user).data})
 
@@ -99,10 +144,25 @@ class KeyListView(APIView):
 
     permission_classes = [RateLimited, KeysPermission]
 
+    @extend_schema(
+        operation_id="auth_keys_list", summary="List my API keys", tags=TAGS, auth=JWT_ONLY,
+        description="Every key of the caller, revoked and expired ones included; never a raw key or its hash. "
+                    "Needs an access token: an API key gets 403.",
+        responses={200: OpenApiResponse(ApiKeyListSerializer, "The caller's keys."),
+                   **error_responses_for(401, 403, 429)},
+    )
     def get(self, request):
         keys = ApiKey.objects.filter(user=request.user).prefetch_related("models")
         return Response({"data": ApiKeySerializer(keys, many=True).data})
 
+    @extend_schema(
+        operation_id="auth_keys_create", summary="Create an API key", tags=TAGS, auth=JWT_ONLY,
+        request=ApiKeyCreateRequestSerializer,
+        description="The answer carries the raw key, this once. A key never does more than its owner may. "
+                    "Needs an access token: an API key gets 403.",
+        responses={201: OpenApiResponse(ApiKeyCreatedSerializer, "The new key, with its raw value."),
+                   **error_responses_for(400, 401, 403, 413, 415, 429)},
+    )
     def post(self, request):
         data = body_of(request)
         key, raw = services.apikey_create(
@@ -118,8 +178,19 @@ class KeyDetailView(APIView):
 
     permission_classes = [RateLimited, KeysPermission]
 
+    @extend_schema(
+        operation_id="auth_keys_revoke", summary="Revoke an API key", tags=TAGS, auth=JWT_ONLY,
+        parameters=[OpenApiParameter("prefix", str, OpenApiParameter.PATH, description="The key's prefix, "
+                                     "e.g. `inf_ab12cd34`.")],
+        description="The key is refused (401) from then on (by other server processes within "
+                    "`INFINITY_KEY_CACHE_SECONDS`); revoking it again is harmless. Another user's key, or an unknown "
+                    "prefix, is 404. Needs an access token: an API key gets 403.",
+        responses={200: OpenApiResponse(ApiKeyRevokedSerializer, "Revoked."),
+                   **error_responses_for(401, 403, 404, 429)},
+    )
     def delete(self, request, prefix):
-        if not ApiKey.objects.filter(user=request.user, prefix=prefix).exists():
+        # PostgreSQL cannot compare text holding NUL (a DataError, so a 400); such a prefix names no key.
+        if "\x00" in prefix or not ApiKey.objects.filter(user=request.user, prefix=prefix).exists():
             raise NotFound("No such API key")
         services.apikey_revoke(prefix=prefix)
         return Response({"success": True, "message": "API key revoked"})

@@ -10,6 +10,8 @@ URL parameter, so two hooks, wired in `SPECTACULAR_SETTINGS`, describe it:
   set and components (`<Name>Record`, `<Name>Input`, `Patched<Name>Input`,
   `<Name>List`, `<Name>Response`, `<Name>BulkResponse`), and the parts every
   model shares: the error envelope, pagination, `/api/health`, both auth schemes.
+  It also points the error statuses of the ordinary views (the accounts API, which
+  names them with `error_responses_for`) at the shared error responses.
 
 Nothing is cached: a model or field changed in the admin shows up in the next
 fetch. A caller sees the models it may read (all of them offline, in `manage.py
@@ -25,7 +27,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.renderers import (
     OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer, OpenApiYamlRenderer2,
 )
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.permissions import require_access
@@ -80,6 +82,16 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return SECURITY_SCHEMES["ApiKeyAuth"]
+
+
+class BearerScheme(OpenApiAuthenticationExtension):
+    """Describes `accounts.authentication.BearerAuthentication` (simplejwt's, subclassed) for drf-spectacular."""
+
+    target_class = "accounts.authentication.BearerAuthentication"
+    name = "jwtAuth"
+
+    def get_security_definition(self, auto_schema):
+        return SECURITY_SCHEMES["jwtAuth"]
 
 
 class SchemaView(SpectacularAPIView):
@@ -258,15 +270,25 @@ def error_responses() -> dict:
     return responses
 
 
+def error_responses_for(*statuses: int) -> dict:
+    """Error statuses for `extend_schema(responses=...)`; the hook makes each the shared envelope response."""
+    return {status: OpenApiResponse(description=ERRORS[str(status)][1]) for status in statuses}
+
+
 def add_error_responses(operation: dict) -> None:
-    """The errors any DRF view may answer, for operations that document none of their own."""
+    """Every error status of an ordinary view as a reference to the shared response with the envelope.
+
+    A view names its own (`error_responses_for`); one that names none gets those any DRF
+    view may answer. Any view may answer 429 and 500.
+    """
     responses = operation.setdefault("responses", {})
-    if any(status[0] in "45" for status in responses):
-        return
-    statuses = ["400"] if "requestBody" in operation else []
-    statuses += ["401", "403"] if operation.get("security") != [{}] else []
+    statuses = [status for status, response in responses.items() if status in ERRORS and "content" not in response]
+    if not any(status[0] in "45" for status in responses):
+        statuses = ["400"] if "requestBody" in operation else []
+        statuses += ["401", "403"] if operation.get("security") != [{}] else []
     for status in [*statuses, "429", "500"]:
         responses[status] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
+    operation["responses"] = dict(sorted(responses.items()))
 
 
 def _responses(success: dict, *errors: str) -> dict:
