@@ -11,6 +11,8 @@ import hashlib
 import math
 from dataclasses import dataclass
 
+from django.db import connection
+
 from infinity.exceptions import NotFound
 
 from .dynamic import ModelEntry, Schema
@@ -116,10 +118,49 @@ def record_queryset(entry: ModelEntry, record_id: str):
     return entry.model.objects.filter(pk=record_id)
 
 
+class _ByIdQuery:
+    """`Model.objects.filter(pk=?).values(*columns)` compiled once: its SQL and Django's
+    value converters (JSON, decimals, vectors), so a read by id builds no queryset."""
+
+    def __init__(self, model, columns: list[str]):
+        queryset = model.objects.filter(pk="").values(*columns)
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        self.sql, _ = compiler.as_sql()
+        self.names = list(queryset.query.values_select)
+        self.converters = list(compiler.get_converters([col for col, _, _ in compiler.select]).items())
+
+    def rows(self, record_id: str) -> list[dict]:
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, [record_id])
+            rows = cursor.fetchall()
+        result = []
+        for row in map(list, rows):
+            for position, (converters, expression) in self.converters:
+                for convert in converters:
+                    row[position] = convert(row[position], expression, connection)
+            result.append(dict(zip(self.names, row)))
+        return result
+
+
+_by_id: dict[tuple, _ByIdQuery] = {}
+
+
+def _rows_by_id(entry: ModelEntry, columns: list[str], record_id: str) -> list[dict]:
+    if "\x00" in record_id:
+        return []  # PostgreSQL cannot compare it: no record has it
+    key = (entry.model, tuple(columns))
+    query = _by_id.get(key)
+    if query is None:
+        if len(_by_id) > 1000:  # classes of older schema versions
+            _by_id.clear()
+        query = _by_id[key] = _ByIdQuery(entry.model, columns)
+    return query.rows(record_id)
+
+
 def record_get(entry: ModelEntry, schema: Schema, record_id: str, *, fields=None, include=None) -> tuple[dict, str]:
     """One record as JSON with its ETag, or NotFound (a malformed id is simply not found)."""
     renderer = RecordRenderer(entry, schema, fields, include)
-    rows = list(record_queryset(entry, record_id).values(*renderer.columns()))
+    rows = _rows_by_id(entry, renderer.columns(), record_id)
     if not rows:
         raise NotFound("Record not found")
     return renderer.render(rows)[0], etag_for(rows[0]["id"], rows[0]["updated_at"])
