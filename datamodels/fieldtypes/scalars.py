@@ -382,8 +382,9 @@ def format_datetime(value: dt.datetime | None) -> str | None:
     """An aware datetime → ISO 8601 UTC with `Z`, microseconds kept when present."""
     if value is None:
         return None
-    text = value.astimezone(dt.timezone.utc).isoformat()
-    return text.replace("+00:00", "Z")
+    if value.tzinfo is not dt.timezone.utc:  # values read from PostgreSQL are UTC already
+        value = value.astimezone(dt.timezone.utc)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 @register
