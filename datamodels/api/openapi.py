@@ -38,6 +38,7 @@ from ..dynamic import ModelEntry, Schema, current_schema
 from ..fieldtypes import CONTAINS, EQ, GT, GTE, LT, LTE, NE, REGISTRY
 from ..query import MAX_INCLUDE_DEPTH, MAX_LIMIT, SYSTEM_COLUMNS
 from ..records import MAX_BULK
+from .openapi_fields import RECORD_ID_EXAMPLE, model_components, ref
 
 RECORDS_PREFIX = "/api/public/data/"
 SECURITY = [{"ApiKeyAuth": []}, {"jwtAuth": []}]
@@ -46,10 +47,7 @@ SECURITY_SCHEMES = {
     "jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
 }
 OPERATOR_SYMBOLS = {EQ: ":", NE: ":!=", GT: ":>", GTE: ":>=", LT: ":<", LTE: ":<=", CONTAINS: ":~"}
-INT64 = (-(2**63), 2**63 - 1)
-FLOAT32_MAX = 3.4028234663852886e38  # pgvector stores 32-bit floats
 MAX_INCLUDE_PATHS = 50  # beyond this, `include` items are documented as free text
-RECORD_ID_EXAMPLE = "rec_01HZX3K5V6Y7Z8A9B0C1D2E3F4"
 
 API_DESCRIPTION = """\
 Every data model gets a REST API under `/api/public/data/{model}`; this document
@@ -189,10 +187,6 @@ def _derived(base: str) -> list[str]:
     ]
 
 
-def ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
 # --- shared components ---------------------------------------------------------
 
 def shared_schemas() -> dict:
@@ -317,151 +311,6 @@ def health_path() -> dict:
             "503": _json(ref("Health"), "The database is unreachable."),
         },
     }}
-
-
-# --- per-model components ------------------------------------------------------
-
-def _text(field, strict):
-    schema = {"type": "string"}
-    if strict and field.max_length:
-        schema["maxLength"] = field.max_length
-    if strict and field.regex:
-        schema["pattern"] = field.regex
-    return schema
-
-
-def _formatted(fmt, *, limits=True):
-    def build(field, strict):
-        return {**(_text(field, strict) if limits else {"type": "string"}), "format": fmt}
-    return build
-
-
-def _number(json_type, fmt, low, high):
-    def build(field, strict):
-        schema = {"type": json_type, "format": fmt}
-        if strict:
-            minimum = field.min_value if field.min_value is not None else low
-            maximum = field.max_value if field.max_value is not None else high
-            schema.update({k: v for k, v in (("minimum", minimum), ("maximum", maximum)) if v is not None})
-        return schema
-    return build
-
-
-def _vector(field, strict):
-    number = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX} if strict else {"type": "number"}
-    items = {"type": "array", "items": number}
-    if field.dimensions:
-        items.update(minItems=field.dimensions, maxItems=field.dimensions)
-    return items
-
-
-# Each builder gives the JSON schema of a non-null value; `strict` adds the write-time limits.
-TYPE_SCHEMAS = {
-    "text": _text,
-    "long_text": _text,
-    "email": _formatted("email"),
-    "url": _formatted("uri"),
-    "date": _formatted("date", limits=False),
-    "datetime": _formatted("date-time", limits=False),
-    "select": lambda field, strict: {"type": "string", "enum": list(field.choices)},
-    "multi_select": lambda field, strict: {"type": "array", "items": {"type": "string", "enum": list(field.choices)}},
-    "integer": _number("integer", "int64", *INT64),
-    "number": _number("number", "double", None, None),
-    "boolean": lambda field, strict: {"type": "boolean"},
-    "json": lambda field, strict: {},
-    "vector": _vector,
-}
-
-
-def value_schema(field, *, strict: bool) -> dict:
-    """The schema of a field's non-null value (relations: their ids); unknown types accept anything."""
-    if field.type == "relation":
-        return {"type": "array", "items": {"type": "string"}} if field.many else {"type": "string"}
-    build = TYPE_SCHEMAS.get(field.type)
-    return build(field, strict) if build else {}
-
-
-def _nullable(schema: dict) -> dict:
-    if not schema:  # "any value" already includes null
-        return schema
-    schema = {**schema, "nullable": True}
-    if "enum" in schema:
-        schema["enum"] = [*schema["enum"], None]
-    return schema
-
-
-def _describe(field, schema: dict) -> dict:
-    notes = [field.help_text] if field.help_text else []
-    if field.unique:
-        notes.append("Unique: a value already used is a 409 `CONFLICT`.")
-    if field.type == "vector":
-        source = f" computed from {', '.join(field.source_fields)}" if field.source_fields else ""
-        notes.append(f"Vector of {field.dimensions} numbers{source}; returned only when named in `fields`.")
-    if field.type == "json":
-        notes.append("Any JSON value.")
-    return {**schema, "description": " ".join(notes)} if notes else schema
-
-
-def record_property(field, names: dict[int, str]) -> dict:
-    """A field as it appears in a record: nullable; a relation may be expanded by `include`."""
-    if field.type != "relation" or field.related_model_id not in names:  # a target the caller cannot read
-        return _describe(field, _nullable(value_schema(field, strict=False)))
-    expanded = ref(f"{names[field.related_model_id]}Record")
-    if field.many:
-        return _describe(field, {"type": "array", "items": {"anyOf": [{"type": "string"}, expanded]},
-                                 "description": "Ids of the related records, or the records with `include`."})
-    return _describe(field, {"anyOf": [{"type": "string", "nullable": True}, expanded],
-                             "description": "Id of the related record, or the record with `include`."})
-
-
-def input_property(field) -> dict:
-    """A field in a write body, with the limits the server enforces."""
-    schema = value_schema(field, strict=True)
-    if field.required and schema.get("type") == "string" and "enum" not in schema:
-        schema["minLength"] = max(schema.get("minLength", 0), 1)
-    if field.required and schema.get("type") == "array":
-        schema["minItems"] = max(schema.get("minItems", 0), 1)
-    if not field.required:
-        schema = _nullable(schema)
-    if field.default is not None:
-        schema["default"] = field.default
-    return _describe(field, schema)
-
-
-def model_components(entry: ModelEntry, schema: Schema, names: dict[int, str]) -> dict:
-    base = names[entry.definition.pk]
-    system = {
-        "id": {"type": "string", "readOnly": True, "example": RECORD_ID_EXAMPLE},
-        "created_at": {"type": "string", "format": "date-time", "readOnly": True},
-        "updated_at": {"type": "string", "format": "date-time", "readOnly": True},
-    }
-    record = {
-        "type": "object",
-        "description": f"A record of `{entry.name}`. Every key is present unless `fields` narrows them; "
-                       "vector fields only when named in `fields`.",
-        "properties": {**system, **{f.name: record_property(f, names) for f in entry.fields}},
-        "additionalProperties": False,
-    }
-    writable = {f.name: input_property(f) for f in entry.fields}
-    required = [f.name for f in entry.fields if f.required and f.default is None]
-    body = {"type": "object", "properties": writable, "additionalProperties": False}
-    return {
-        f"{base}Record": record,
-        f"{base}Input": {**body, **({"required": required} if required else {}),
-                         "description": f"A full `{entry.name}` record to create or replace (PUT)."},
-        f"Patched{base}Input": {**body, "description": f"The `{entry.name}` fields to change."},
-        f"{base}List": {
-            "type": "object",
-            "properties": {"data": {"type": "array", "items": ref(f"{base}Record")}, "pagination": ref("Pagination")},
-            "required": ["data", "pagination"],
-        },
-        f"{base}Response": {"type": "object", "properties": {"data": ref(f"{base}Record")}, "required": ["data"]},
-        f"{base}BulkResponse": {
-            "type": "object",
-            "properties": {"data": {"type": "array", "items": ref(f"{base}Record")}},
-            "required": ["data"],
-        },
-    }
 
 
 # --- per-model paths -----------------------------------------------------------
