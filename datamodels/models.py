@@ -18,17 +18,20 @@ class SchemaState(models.Model):
 
 
 class RowCountDelta(models.Model):
-    """Changes to a data model's row count, written by triggers on its table (see `datamodels.rowcount`).
+    """A data model's row count, in slots kept by triggers on its table (see `datamodels.rowcount`).
 
-    Every INSERT or DELETE statement adds one row (+n or -n), so concurrent writers never
-    wait on a shared counter; the exact count is the sum, compacted now and then.
+    Each database session adds to its own slot, so concurrent writers never wait on a
+    shared counter; the exact count is the sum of the slots.
     """
 
-    data_model_id = models.IntegerField(db_index=True)
+    data_model_id = models.IntegerField()
+    slot = models.SmallIntegerField(default=0)
     delta = models.BigIntegerField()
+    changes = models.BigIntegerField(default=0)
 
     class Meta:
         db_table = "datamodels_rowcount"
+        constraints = [models.UniqueConstraint(fields=["data_model_id", "slot"], name="rowcount_one_row_per_slot")]
 
 
 class DataModel(models.Model):

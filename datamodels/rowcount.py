@@ -1,15 +1,15 @@
 """Exact row counts of data-model tables without `count(*)` scans.
 
-Statement-level triggers on every `dm_<id>` table (created with the table) append the
-number of rows each INSERT, COPY or DELETE statement added or removed to
-`datamodels_rowcount` (an UPDATE appends 0); a TRUNCATE clears them. The count is their
-sum, read in one snapshot, so it is exact under concurrent writers and rollbacks. Reads
-fold the deltas into one row once they pile up, so the sum stays a handful of rows.
+Statement-level triggers on every `dm_<id>` table (created with the table) add the
+number of rows each INSERT, COPY or DELETE statement added or removed to one of
+`SLOTS` counter rows per model in `datamodels_rowcount`, chosen by the database
+session, so concurrent writers on different connections never wait for each other;
+a TRUNCATE sets them to zero. The count is the sum of the slots, read in one snapshot, so it
+is exact under concurrent writers and rollbacks, and the table stays a few rows.
 
-The visible delta rows also say whether a table changed at all: any committed write
-adds one, a fold replaces many by one with a new id, so (sum, rows, highest id) never
-repeats for a different content. `filtered_count` uses that to keep exact filtered
-totals per process until the table changes.
+Every write statement (UPDATE included) also adds 1 to its slot's `changes`. Committed
+writes become visible in commit order, so the sum of `changes` names the table's
+content: `filtered_count` keeps exact filtered totals per process until it moves.
 """
 
 from __future__ import annotations
@@ -17,26 +17,24 @@ from __future__ import annotations
 from django.db import connection
 
 TABLE = "datamodels_rowcount"
-COMPACT_AFTER = 64
+SLOTS = 16
 
 FUNCTION_SQL = f"""
 CREATE OR REPLACE FUNCTION infinity_count_rows() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE n bigint;
+DECLARE n bigint := 0;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         SELECT count(*) INTO n FROM new_rows;
     ELSIF TG_OP = 'DELETE' THEN
         SELECT -count(*) INTO n FROM old_rows;
-    ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO {TABLE} (data_model_id, delta) VALUES (TG_ARGV[0]::integer, 0);
-        RETURN NULL;
-    ELSE
-        DELETE FROM {TABLE} WHERE data_model_id = TG_ARGV[0]::integer;
+    ELSIF TG_OP = 'TRUNCATE' THEN
+        -- Counts to zero, but `changes` only ever grows: a state never comes back.
+        UPDATE {TABLE} SET delta = 0, changes = changes + 1 WHERE data_model_id = TG_ARGV[0]::integer;
         RETURN NULL;
     END IF;
-    IF n <> 0 THEN
-        INSERT INTO {TABLE} (data_model_id, delta) VALUES (TG_ARGV[0]::integer, n);
-    END IF;
+    INSERT INTO {TABLE} AS c (data_model_id, slot, delta, changes)
+        VALUES (TG_ARGV[0]::integer, mod(pg_backend_pid(), {SLOTS}), n, 1)
+        ON CONFLICT (data_model_id, slot) DO UPDATE SET delta = c.delta + EXCLUDED.delta, changes = c.changes + 1;
     RETURN NULL;
 END
 $$
@@ -63,7 +61,8 @@ def seed_statement(model_id: int, table: str) -> str:
     """Start the count of a table that already holds rows (for tables made before the triggers)."""
     return (
         f"WITH gone AS (DELETE FROM {TABLE} WHERE data_model_id = {int(model_id)}) "
-        f'INSERT INTO {TABLE} (data_model_id, delta) SELECT {int(model_id)}, count(*) FROM "{table}"'
+        f"INSERT INTO {TABLE} (data_model_id, slot, delta, changes) "
+        f'SELECT {int(model_id)}, 0, count(*), 1 FROM "{table}"'
     )
 
 
@@ -71,7 +70,7 @@ def forget_statement(model_id: int) -> str:
     return f"DELETE FROM {TABLE} WHERE data_model_id = {int(model_id)}"
 
 
-_STATE = f"SELECT coalesce(sum(delta), 0), count(*), coalesce(max(id), 0) FROM {TABLE} WHERE data_model_id = %s"
+_STATE = f"SELECT coalesce(sum(delta), 0), coalesce(sum(changes), 0) FROM {TABLE} WHERE data_model_id = %s"
 MAX_CACHED_COUNTS = 1000
 _counts: dict[tuple, tuple[tuple, int]] = {}
 
@@ -80,10 +79,7 @@ def row_count(model_id: int) -> int:
     """The exact number of rows in the model's table, as this transaction sees it."""
     with connection.cursor() as cursor:
         cursor.execute(_STATE, [model_id])
-        total, pieces, _ = cursor.fetchone()
-        if pieces > COMPACT_AFTER:
-            _compact(cursor, model_id)
-    return int(total)
+        return int(cursor.fetchone()[0])
 
 
 def filtered_count(model_id: int, signature: tuple, queryset) -> int:
@@ -107,13 +103,3 @@ def filtered_count(model_id: int, signature: tuple, queryset) -> int:
         _counts.clear()
     _counts[signature] = (tuple(state), count)
     return count
-
-
-def _compact(cursor, model_id: int) -> None:
-    # Rows a concurrent compaction already took are skipped, rows of uncommitted writers
-    # are not seen: either way the sum moves from the deleted rows into the new one intact.
-    cursor.execute(
-        f"WITH gone AS (DELETE FROM {TABLE} WHERE data_model_id = %s RETURNING delta) "
-        f"INSERT INTO {TABLE} (data_model_id, delta) SELECT %s, sum(delta) FROM gone HAVING count(*) > 0",
-        [model_id, model_id],
-    )

@@ -9,7 +9,8 @@ from datamodels import rowcount
 def count_existing_tables(apps, schema_editor):
     for model_id in apps.get_model("datamodels", "DataModel").objects.values_list("pk", flat=True):
         table = f"dm_{model_id}"
-        for statement in [*rowcount.trigger_statements(model_id, table), rowcount.seed_statement(model_id, table)]:
+        seed = f'INSERT INTO datamodels_rowcount (data_model_id, delta) SELECT {int(model_id)}, count(*) FROM "{table}"'
+        for statement in [*rowcount.trigger_statements(model_id, table), seed]:
             schema_editor.execute(statement)
 
 
