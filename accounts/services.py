@@ -233,6 +233,8 @@ def _clean_name(name: str) -> str:
     max_length = ApiKey._meta.get_field("name").max_length
     if len(name) > max_length:
         raise ValueError(f"Name is longer than {max_length} characters")
+    if "\x00" in name:
+        raise ValueError("Name must not contain NUL characters")
     return name
 
 
@@ -252,7 +254,8 @@ def _clean_models(names: Iterable[str] | None) -> list[DataModel]:
     if names is None:
         return []
     names = list(dict.fromkeys(_string_list(names, "Models must be a list of model names")))
-    found = {model.name: model for model in DataModel.objects.filter(name__in=names)}
+    # PostgreSQL cannot compare text holding NUL; no model name has one.
+    found = {model.name: model for model in DataModel.objects.filter(name__in=[n for n in names if "\x00" not in n])}
     unknown = [name for name in names if name not in found]
     if unknown:
         raise ValueError(f"Unknown model {', '.join(unknown)}")

@@ -41,6 +41,8 @@ def _signup_errors(email, password, name) -> list[dict]:
         errors.append({"field": "password", "message": "This field is required"})
     if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
         errors.append({"field": "name", "message": f"Must be a string of at most {MAX_NAME} characters"})
+    elif isinstance(name, str) and "\x00" in name:
+        errors.append({"field": "name", "message": "Must not contain NUL characters"})
     return errors
 
 
@@ -78,7 +80,10 @@ def user_login(*, email, password):
     if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
         _raise([{"field": f, "message": "This field is required"}
                 for f, v in (("email", email), ("password", password)) if not isinstance(v, str) or not v])
-    user = get_user_model().objects.filter(email__iexact=email.strip()).order_by("pk").first()
+    # PostgreSQL cannot compare text holding NUL; no stored email has one.
+    user = None if "\x00" in email else (
+        get_user_model().objects.filter(email__iexact=email.strip()).order_by("pk").first()
+    )
     if user is None:
         from django.contrib.auth.hashers import check_password
 

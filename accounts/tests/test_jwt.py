@@ -417,3 +417,20 @@ def test_tokens_and_passwords_never_reach_the_logs(client_api, ann, caplog):
 
 def test_the_access_token_lifetime_is_short():
     assert settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] <= timedelta(minutes=15)
+
+
+# --- NUL characters, which PostgreSQL cannot store or compare -----------------------
+
+def test_a_name_with_a_nul_character_is_refused_and_nobody_signs_up(client_api, db):
+    response = signup(client_api, email="nul@example.com", password=PASSWORD, name="An\x00n")
+
+    assert response.status_code == 400
+    assert response.json() == validation(response, {"field": "name", "message": "Must not contain NUL characters"})
+    assert users() == []
+
+
+def test_logging_in_with_a_nul_in_the_email_is_just_wrong_credentials(client_api, ann):
+    response = login(client_api, email="ann@example.com\x00")
+
+    assert response.status_code == 401
+    assert response.json() == error(response, "UNAUTHORIZED", "Invalid email or password")

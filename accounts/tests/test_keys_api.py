@@ -264,3 +264,19 @@ def test_keys_never_reach_the_logs(as_ann, customers, caplog):
 
     assert caplog.records
     assert secret not in caplog.text and secret[:-1] not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"name": "lap\x00top"}, {"field": "name", "message": "Name must not contain NUL characters"}),
+        ({"name": "laptop", "models": ["cust\x00omers"]}, {"field": "models", "message": "Unknown model cust\x00omers"}),
+    ],
+    ids=["name", "models"],
+)
+def test_nul_characters_in_key_settings_are_refused_by_field(as_ann, ann, body, detail):
+    response = as_ann.post(KEYS, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == invalid(response, detail)
+    assert keys() == []
