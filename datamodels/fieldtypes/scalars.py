@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import math
 import re
-from decimal import Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
@@ -18,7 +18,8 @@ MAX_DIGITS = 38  # decimal numbers are numeric(38, d): 38 - d digits before the 
 MAX_DECIMAL_PLACES = 20  # numeric(38, d) keeps 18+ digits before the point
 # One digit more than a column holds, so quantizing a value one digit too large still
 # works and is refused by the digit check; larger values trap InvalidOperation.
-_NUMERIC = Context(prec=MAX_DIGITS + 1, traps=[InvalidOperation])
+# Half away from zero, as PostgreSQL rounds numeric (so API writes and SQL retypes agree).
+_NUMERIC = Context(prec=MAX_DIGITS + 1, rounding=ROUND_HALF_UP, traps=[InvalidOperation])
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # with fullmatch: `$` would let "…\n" through
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 

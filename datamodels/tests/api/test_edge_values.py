@@ -249,3 +249,12 @@ def test_health_answers_get_and_head(db, method):
     response = getattr(APIClient(), method)("/api/health")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("value", [0.005, 0.125, 2.675, 1.115])
+def test_decimal_places_round_half_away_from_zero_as_postgresql_does(api, customers, value):
+    record = create(api, "customers", {"name": "Ann", "total": value})
+
+    postgres = fetch("SELECT round(%s::numeric, 2)", [str(value)])[0][0]
+    assert column(customers, "total", record["id"]) == postgres
+    assert record["total"] == float(postgres)
