@@ -118,20 +118,19 @@ def record_queryset(entry: ModelEntry, record_id: str):
     return entry.model.objects.filter(pk=record_id)
 
 
-class _ByIdQuery:
-    """`Model.objects.filter(pk=?).values(*columns)` compiled once: its SQL and Django's
-    value converters (JSON, decimals, vectors), so a read by id builds no queryset."""
+class _Compiled:
+    """A `values()` queryset compiled once: its SQL and Django's value converters (JSON,
+    decimals, vectors), so a request that repeats its shape builds no queryset."""
 
-    def __init__(self, model, columns: list[str]):
-        queryset = model.objects.filter(pk="").values(*columns)
+    def __init__(self, queryset):
         compiler = queryset.query.get_compiler(using=queryset.db)
-        self.sql, _ = compiler.as_sql()
+        self.sql, self.params = compiler.as_sql()
         self.names = list(queryset.query.values_select)
         self.converters = list(compiler.get_converters([col for col, _, _ in compiler.select]).items())
 
-    def rows(self, record_id: str) -> list[dict]:
+    def rows(self, params=()) -> list[dict]:
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, [record_id])
+            cursor.execute(self.sql, params)
             rows = cursor.fetchall()
         result = []
         for row in map(list, rows):
@@ -142,19 +141,34 @@ class _ByIdQuery:
         return result
 
 
-_by_id: dict[tuple, _ByIdQuery] = {}
+_compiled: dict[tuple, _Compiled] = {}
+
+
+def _compiled_query(key: tuple, build) -> _Compiled:
+    """The compiled form of `build()`, per model class (a schema change makes a new class)."""
+    query = _compiled.get(key)
+    if query is None:
+        if len(_compiled) > 1000:  # mostly classes of older schema versions
+            _compiled.clear()
+        query = _compiled[key] = _Compiled(build())
+    return query
 
 
 def _rows_by_id(entry: ModelEntry, columns: list[str], record_id: str) -> list[dict]:
     if "\x00" in record_id:
         return []  # PostgreSQL cannot compare it: no record has it
-    key = (entry.model, tuple(columns))
-    query = _by_id.get(key)
-    if query is None:
-        if len(_by_id) > 1000:  # classes of older schema versions
-            _by_id.clear()
-        query = _by_id[key] = _ByIdQuery(entry.model, columns)
-    return query.rows(record_id)
+    query = _compiled_query(("id", entry.model, tuple(columns)),
+                            lambda: entry.model.objects.filter(pk="").values(*columns))
+    return query.rows([record_id])
+
+
+def _unfiltered_page(entry: ModelEntry, query: ListQuery, offset: int, columns: list[str]) -> list[dict]:
+    """A page without filters: its SQL depends on the model, fields, sort and position only."""
+    compiled = _compiled_query(
+        ("page", entry.model, tuple(columns), tuple(query.sort), offset, query.limit),
+        lambda: _page(entry, query, apply_order(entry.model.objects.all(), query.sort), offset).values(*columns),
+    )
+    return compiled.rows(compiled.params)
 
 
 def record_get(entry: ModelEntry, schema: Schema, record_id: str, *, fields=None, include=None) -> tuple[dict, str]:
@@ -207,7 +221,11 @@ def record_list(entry: ModelEntry, schema: Schema, query: ListQuery) -> Page:
         pagination = {"limit": query.limit}
     else:
         offset = (query.page - 1) * query.limit
-        rows = list(_page(entry, query, ordered, offset).values(*renderer.columns(sort_columns)))
+        columns = renderer.columns(sort_columns)
+        if query.filters:
+            rows = list(_page(entry, query, ordered, offset).values(*columns))
+        else:
+            rows = _unfiltered_page(entry, query, offset, columns)
         total = _total(entry, schema, query, filtered, offset, rows)
         more = offset + len(rows) < total
         pages = math.ceil(total / query.limit) if total else 0
