@@ -41,9 +41,13 @@ $$
 """
 
 
+def _each_statement(model_id: int) -> str:
+    return f"FOR EACH STATEMENT EXECUTE FUNCTION infinity_count_rows('{int(model_id)}')"
+
+
 def trigger_statements(model_id: int, table: str) -> list[str]:
     """The triggers that keep `table`'s count; run once, right after the table is created."""
-    run = f"FOR EACH STATEMENT EXECUTE FUNCTION infinity_count_rows('{int(model_id)}')"
+    run = _each_statement(model_id)
     return [
         f'CREATE TRIGGER "{table}_count_insert" AFTER INSERT ON "{table}" REFERENCING NEW TABLE AS new_rows {run}',
         f'CREATE TRIGGER "{table}_count_delete" AFTER DELETE ON "{table}" REFERENCING OLD TABLE AS old_rows {run}',
@@ -53,17 +57,7 @@ def trigger_statements(model_id: int, table: str) -> list[str]:
 
 
 def update_trigger_statement(model_id: int, table: str) -> str:
-    run = f"FOR EACH STATEMENT EXECUTE FUNCTION infinity_count_rows('{int(model_id)}')"
-    return f'CREATE TRIGGER "{table}_count_update" AFTER UPDATE ON "{table}" {run}'
-
-
-def seed_statement(model_id: int, table: str) -> str:
-    """Start the count of a table that already holds rows (for tables made before the triggers)."""
-    return (
-        f"WITH gone AS (DELETE FROM {TABLE} WHERE data_model_id = {int(model_id)}) "
-        f"INSERT INTO {TABLE} (data_model_id, slot, delta, changes) "
-        f'SELECT {int(model_id)}, 0, count(*), 1 FROM "{table}"'
-    )
+    return f'CREATE TRIGGER "{table}_count_update" AFTER UPDATE ON "{table}" {_each_statement(model_id)}'
 
 
 def forget_statement(model_id: int) -> str:

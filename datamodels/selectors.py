@@ -111,9 +111,14 @@ def records_by_ids(entry: ModelEntry, schema: Schema, ids, *, include=None) -> d
     return {item["id"]: item for item in renderer.render(list(rows))}
 
 
+def _comparable(record_id: str) -> bool:
+    """PostgreSQL cannot compare text holding NUL: such an id matches no record."""
+    return "\x00" not in record_id
+
+
 def record_queryset(entry: ModelEntry, record_id: str):
-    """The one record with this id; an id PostgreSQL cannot compare (it holds NUL) matches none."""
-    if "\x00" in record_id:
+    """The one record with this id (none for an id that cannot be compared)."""
+    if not _comparable(record_id):
         return entry.model.objects.none()
     return entry.model.objects.filter(pk=record_id)
 
@@ -155,8 +160,8 @@ def _compiled_query(key: tuple, build) -> _Compiled:
 
 
 def _rows_by_id(entry: ModelEntry, columns: list[str], record_id: str) -> list[dict]:
-    if "\x00" in record_id:
-        return []  # PostgreSQL cannot compare it: no record has it
+    if not _comparable(record_id):
+        return []
     query = _compiled_query(("id", entry.model, tuple(columns)),
                             lambda: entry.model.objects.filter(pk="").values(*columns))
     return query.rows([record_id])
@@ -211,10 +216,9 @@ def record_list(entry: ModelEntry, schema: Schema, query: ListQuery) -> Page:
     """A page by number (with exact total) or after a cursor (without)."""
     renderer = RecordRenderer(entry, schema, query.fields, query.include)
     filtered = apply_filters(entry.model.objects.all(), query.filters)
-    ordered = apply_order(filtered, query.sort)
     sort_columns = [col for col, _ in order_columns(query.sort)]
     if query.cursor is not None:
-        ordered = apply_cursor(ordered, query.sort, query.cursor)
+        ordered = apply_cursor(apply_order(filtered, query.sort), query.sort, query.cursor)
         rows = list(ordered.values(*renderer.columns(sort_columns))[: query.limit + 1])
         more = len(rows) > query.limit
         rows = rows[: query.limit]
@@ -223,7 +227,7 @@ def record_list(entry: ModelEntry, schema: Schema, query: ListQuery) -> Page:
         offset = (query.page - 1) * query.limit
         columns = renderer.columns(sort_columns)
         if query.filters:
-            rows = list(_page(entry, query, ordered, offset).values(*columns))
+            rows = list(_page(entry, query, apply_order(filtered, query.sort), offset).values(*columns))
         else:
             rows = _unfiltered_page(entry, query, offset, columns)
         total = _total(entry, schema, query, filtered, offset, rows)
