@@ -25,7 +25,10 @@ class CounterCache(BaseCache):
         super().__init__(params)
 
     def _timeout(self, timeout):
-        timeout = self.get_backend_timeout(timeout)
+        """Seconds from now until the counter expires. (`get_backend_timeout` is absolute
+        unix time, which as an interval kept every counter for decades.)"""
+        if timeout is DEFAULT_TIMEOUT:
+            timeout = self.default_timeout
         return 10 * 365 * 86400 if timeout is None else max(timeout, 0)
 
     def _query(self, sql, params):

@@ -291,6 +291,21 @@ def test_the_counter_table_sweeps_expired_counters_within_the_same_statement(db,
         assert cursor.fetchall() == [(":1:test:mine", 2), ("test:live", 7)]
 
 
+
+def test_database_counters_expire_when_their_window_does(db, rf, settings):
+    """A counter lives for its window (plus django-ratelimit's fudge), then is swept: the
+    table holds live windows only, not every window ever counted."""
+    if settings.REDIS_URL:
+        pytest.skip("counters live in Redis (EXPIRE) when REDIS_URL is set")
+    consume(rf.get("/"), identity="test:ttl", rate="5/m,50/d")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extract(epoch FROM expires - now()) FROM accounts_counter ORDER BY expires")
+        lifetimes = [float(seconds) for (seconds,) in cursor.fetchall()]
+
+    assert len(lifetimes) == 2
+    assert 60 < lifetimes[0] <= 60 + 5 and 86400 < lifetimes[1] <= 86400 + 5
+
 # --- one counter for every process -----------------------------------------------------------
 
 SERVER = '''
