@@ -1,8 +1,13 @@
-"""Request-wide middleware: request ids on every response, and the body size limit."""
+"""Request-wide middleware: request ids on every response, the body size limit, and
+the admin's middleware kept off the API's path."""
 
 import re
 
 from django.conf import settings
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
+from django.middleware import csrf
 from ulid import ULID
 
 from infinity.errors import error_response
@@ -40,3 +45,46 @@ class BodySizeLimitMiddleware:
         if length.isdigit() and int(length) > limit:
             return error_response(request, 413, "PAYLOAD_TOO_LARGE", f"The body is larger than {limit} bytes")
         return self.get_response(request)
+
+
+# --- middleware the admin needs and the API does not --------------------------------
+# Sessions, CSRF, the session user and messages serve the admin's pages; the API
+# authenticates every request itself (keys, JWTs) and never reads a session, so for
+# /api/ they are skipped rather than run for nothing on every request. Subclasses,
+# so the admin's system checks still find the middleware they require.
+
+API_PREFIX = "/api/"
+
+
+def _is_api(request) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+class _PagesOnly:
+    """Runs the middleware it is mixed into for every request outside /api/."""
+
+    def __call__(self, request):
+        if _is_api(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class SessionMiddleware(_PagesOnly, sessions.SessionMiddleware):
+    """Django's sessions, for the admin."""
+
+
+class AuthenticationMiddleware(_PagesOnly, auth.AuthenticationMiddleware):
+    """Django's session user, for the admin (the API authenticates in DRF)."""
+
+
+class MessageMiddleware(_PagesOnly, messages.MessageMiddleware):
+    """Django's flash messages, for the admin."""
+
+
+class CsrfViewMiddleware(_PagesOnly, csrf.CsrfViewMiddleware):
+    """Django's CSRF protection, for the session-authenticated admin (API views are exempt)."""
+
+    def process_view(self, request, callback, callback_args, callback_kwargs):
+        if _is_api(request):
+            return None
+        return super().process_view(request, callback, callback_args, callback_kwargs)

@@ -73,11 +73,12 @@ MIDDLEWARE = [
     "infinity.middleware.BodySizeLimitMiddleware",
     "accounts.ratelimits.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The admin's sessions, CSRF, user and messages: skipped for /api/ (see infinity.middleware).
+    "infinity.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "infinity.middleware.CsrfViewMiddleware",
+    "infinity.middleware.AuthenticationMiddleware",
+    "infinity.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
