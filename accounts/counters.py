@@ -13,6 +13,8 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 
+from infinity import prefetch
+
 TABLE = "accounts_counter"
 _NOW_PLUS = "now() + make_interval(secs => %s)"
 SWEEP_CHANCE = 0.01
@@ -57,15 +59,14 @@ class CounterCache(BaseCache):
         rows = ", ".join([f"(%s, 1, {_NOW_PLUS})"] * len(items))
         params = [value for key, (_, timeout) in zip(keys, items) for value in (key, self._timeout(timeout))]
         fresh = f"{TABLE}.expires >= now()"
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {TABLE} (key, value, expires) VALUES {rows} ON CONFLICT (key) DO UPDATE SET "
-                f"value = CASE WHEN {fresh} THEN {TABLE}.value + 1 ELSE 1 END, "
-                f"expires = CASE WHEN {fresh} THEN {TABLE}.expires ELSE EXCLUDED.expires END "
-                "RETURNING key, value",
-                params,
-            )
-            values = dict(cursor.fetchall())
+        # The request's first statement: the reads it queued (schema stamp, its record) ride along.
+        values = dict(prefetch.run(
+            f"INSERT INTO {TABLE} (key, value, expires) VALUES {rows} ON CONFLICT (key) DO UPDATE SET "
+            f"value = CASE WHEN {fresh} THEN {TABLE}.value + 1 ELSE 1 END, "
+            f"expires = CASE WHEN {fresh} THEN {TABLE}.expires ELSE EXCLUDED.expires END "
+            "RETURNING key, value",
+            params,
+        ))
         return [values[key] for key in keys]
 
     def get(self, key, default=None, version=None):

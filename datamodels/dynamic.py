@@ -16,6 +16,8 @@ from django.apps.registry import Apps
 from django.db import connection, models
 from django.db.migrations.state import AppConfigStub
 
+from infinity import prefetch
+
 from .fieldtypes import field_type
 from .models import DataModel, Field
 
@@ -53,6 +55,9 @@ class Schema:
         return self.by_name.get(name)
 
 
+STAMP_SQL = "SELECT version, xmin::text::bigint FROM datamodels_schemastate WHERE id = 1"
+
+
 def schema_version() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT version FROM datamodels_schemastate WHERE id = 1")
@@ -66,10 +71,15 @@ def schema_stamp() -> tuple[int, int]:
     to the same number), so classes built inside that transaction would pass for the
     committed schema. Transaction ids are never reused, so the pair never repeats.
     """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT version, xmin::text::bigint FROM datamodels_schemastate WHERE id = 1")
-        row = cursor.fetchone()
-        return tuple(row) if row else (0, 0)  # no row until the next schema change recreates it
+    rows = prefetch.read(STAMP_SQL)
+    return tuple(rows[0]) if rows else (0, 0)  # no row until the next schema change recreates it
+
+
+def prefetch_schema() -> Schema | None:
+    """Queue the stamp read for the request's first statement; the schema cached so far
+    (maybe stale: good for queueing reads, never for answering)."""
+    prefetch.queue(STAMP_SQL)
+    return _cache["schema"]
 
 
 def current_schema() -> Schema:

@@ -17,6 +17,7 @@ from ulid import ULID
 
 from infinity.exceptions import BadRequest, Conflict, ValidationFailed
 
+from . import compiled
 from .dynamic import ModelEntry
 from .fieldtypes import InvalidValue, field_type
 
@@ -173,7 +174,7 @@ def records_create_bulk(*, entry: ModelEntry, items: list) -> list:
 
 def _insert(entry: ModelEntry, clean: CleanRecord, now):
     record = entry.model(id=new_record_id(), created_at=now, updated_at=now, **clean.columns)
-    record.save(force_insert=True)
+    compiled.insert(record)  # the instance then holds what was stored
     _write_many(record, clean, replace=False)
     return record
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from django.db import connection
 
+from infinity import prefetch
+
 TABLE = "datamodels_rowcount"
 SLOTS = 16
 
@@ -69,11 +71,14 @@ MAX_CACHED_COUNTS = 1000
 _counts: dict[tuple, tuple[tuple, int]] = {}
 
 
+def state_read(model_id: int) -> tuple[str, tuple]:
+    """The read of a model's count and change state, as (sql, params), to queue ahead."""
+    return _STATE, (model_id,)
+
+
 def row_count(model_id: int) -> int:
     """The exact number of rows in the model's table, as this transaction sees it."""
-    with connection.cursor() as cursor:
-        cursor.execute(_STATE, [model_id])
-        return int(cursor.fetchone()[0])
+    return int(prefetch.read(_STATE, (model_id,))[0][0])
 
 
 def filtered_count(model_id: int, signature: tuple, queryset) -> int:
@@ -83,12 +88,11 @@ def filtered_count(model_id: int, signature: tuple, queryset) -> int:
     filter may read only this table's own columns. On a miss, the count and the table's
     state are read in one statement, so they belong to the same snapshot.
     """
+    state = prefetch.read(_STATE, (model_id,))[0]
+    cached = _counts.get(signature)
+    if cached is not None and cached[0] == state:
+        return cached[1]
     with connection.cursor() as cursor:
-        cursor.execute(_STATE, [model_id])
-        state = cursor.fetchone()
-        cached = _counts.get(signature)
-        if cached is not None and cached[0] == state:
-            return cached[1]
         matched, params = queryset.values("pk").query.sql_with_params()
         cursor.execute(f"SELECT (SELECT count(*) FROM ({matched}) matched), s.* FROM ({_STATE}) s",
                        [*params, model_id])

@@ -1,36 +1,23 @@
-"""Record reads: lists and single records as JSON-ready dicts.
+"""Record reads: single records, and the renderer that turns rows into JSON-ready dicts.
 
-Rows come from `QuerySet.values()` (no model instances); to-many ids and every
-`include` level cost one query each, whatever the page size, so a list request
-runs a small fixed number of queries.
+Rows come from `QuerySet.values()` or compiled statements (no model instances);
+to-many ids and every `include` level cost one query each, whatever the page size,
+so a list request (see `lists`) runs a small fixed number of queries.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-from dataclasses import dataclass
 
-from django.db import connection
-
+from infinity import prefetch
 from infinity.exceptions import NotFound
 
+from . import compiled
 from .dynamic import ModelEntry, Schema
 from .fieldtypes import field_type
 from .fieldtypes.scalars import format_datetime
-from .query import ListQuery, apply_cursor, apply_filters, apply_order, encode_cursor, order_columns
-from .rowcount import filtered_count, row_count
 
 SYSTEM = ("id", "created_at", "updated_at")
-DEFERRED_JOIN_OFFSET = 1000
-
-
-@dataclass
-class Page:
-    """One page of a list: rendered records and the pagination object."""
-
-    data: list[dict]
-    pagination: dict
 
 
 def etag_for(record_id: str, updated_at) -> str:
@@ -123,57 +110,30 @@ def record_queryset(entry: ModelEntry, record_id: str):
     return entry.model.objects.filter(pk=record_id)
 
 
-class _Compiled:
-    """A `values()` queryset compiled once: its SQL and Django's value converters (JSON,
-    decimals, vectors), so a request that repeats its shape builds no queryset."""
-
-    def __init__(self, queryset):
-        compiler = queryset.query.get_compiler(using=queryset.db)
-        self.sql, self.params = compiler.as_sql()
-        self.names = list(queryset.query.values_select)
-        self.converters = list(compiler.get_converters([col for col, _, _ in compiler.select]).items())
-
-    def rows(self, params=()) -> list[dict]:
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
-        result = []
-        for row in map(list, rows):
-            for position, (converters, expression) in self.converters:
-                for convert in converters:
-                    row[position] = convert(row[position], expression, connection)
-            result.append(dict(zip(self.names, row)))
-        return result
-
-
-_compiled: dict[tuple, _Compiled] = {}
-
-
-def _compiled_query(key: tuple, build) -> _Compiled:
-    """The compiled form of `build()`, per model class (a schema change makes a new class)."""
-    query = _compiled.get(key)
-    if query is None:
-        if len(_compiled) > 1000:  # mostly classes of older schema versions
-            _compiled.clear()
-        query = _compiled[key] = _Compiled(build())
-    return query
+def _by_id_query(entry: ModelEntry, columns: list[str]) -> compiled.Select:
+    return compiled.cached(("id", entry.model, tuple(columns)),
+                           lambda: compiled.Select(entry.model.objects.filter(pk="").values(*columns)))
 
 
 def _rows_by_id(entry: ModelEntry, columns: list[str], record_id: str) -> list[dict]:
     if not _comparable(record_id):
         return []
-    query = _compiled_query(("id", entry.model, tuple(columns)),
-                            lambda: entry.model.objects.filter(pk="").values(*columns))
-    return query.rows([record_id])
+    return _by_id_query(entry, columns).rows([record_id])
 
 
-def _unfiltered_page(entry: ModelEntry, query: ListQuery, offset: int, columns: list[str]) -> list[dict]:
-    """A page without filters: its SQL depends on the model, fields, sort and position only."""
-    compiled = _compiled_query(
-        ("page", entry.model, tuple(columns), tuple(query.sort), offset, query.limit),
-        lambda: _page(entry, query, apply_order(entry.model.objects.all(), query.sort), offset).values(*columns),
-    )
-    return compiled.rows(compiled.params)
+def prefetch_record(entry: ModelEntry, schema: Schema, record_id: str, params) -> None:
+    """Queue the read `record_get` will make for a plain GET by id (no `fields` or
+    `include`), from a schema that may be stale: reads are matched by their exact SQL."""
+    if _comparable(record_id) and "fields" not in params and "include" not in params:
+        prefetch.queue(_by_id_query(entry, RecordRenderer(entry, schema).columns()).sql, [record_id])
+
+
+def records_written(entry: ModelEntry, schema: Schema, instances: list) -> list[dict]:
+    """Records just written, as JSON, from their instances (which hold the stored values):
+    no read back, except for to-many ids."""
+    renderer = RecordRenderer(entry, schema)
+    attnames = [(name, entry.model._meta.get_field(name).attname) for name in renderer.columns()]
+    return renderer.render([{name: getattr(obj, attname) for name, attname in attnames} for obj in instances])
 
 
 def record_get(entry: ModelEntry, schema: Schema, record_id: str, *, fields=None, include=None) -> tuple[dict, str]:
@@ -183,56 +143,3 @@ def record_get(entry: ModelEntry, schema: Schema, record_id: str, *, fields=None
     if not rows:
         raise NotFound("Record not found")
     return renderer.render(rows)[0], etag_for(rows[0]["id"], rows[0]["updated_at"])
-
-
-def _page(entry: ModelEntry, query: ListQuery, ordered, offset: int):
-    """The page's rows; a deep page finds its ids first (an index-only scan skips the
-    offset without reading the skipped rows), then reads just those rows."""
-    if offset < DEFERRED_JOIN_OFFSET:
-        return ordered[offset: offset + query.limit]
-    ids = ordered.values("pk")[offset: offset + query.limit]
-    return apply_order(entry.model.objects.filter(pk__in=ids), query.sort)
-
-
-def _total(entry: ModelEntry, schema: Schema, query: ListQuery, filtered, offset: int, rows: list) -> int:
-    """The exact number of matching records, without a count(*) scan where possible."""
-    if len(rows) < query.limit and (rows or offset == 0):
-        return offset + len(rows)  # a short page tells it
-    if not query.filters:
-        return row_count(entry.definition.pk)  # kept by triggers, exact
-    if _own_columns_only(entry, query.filters):
-        signature = (schema.version, entry.definition.pk, *((f.lookup, f.op, repr(f.value)) for f in query.filters))
-        return filtered_count(entry.definition.pk, signature, filtered)
-    return filtered.count()
-
-
-def _own_columns_only(entry: ModelEntry, filters) -> bool:
-    """Filters that read only the model's own table (no relation, no join table)."""
-    relations = {f.column for f in entry.fields if f.type == "relation"}
-    return all("__" not in f.lookup and f.lookup not in relations and not f.many for f in filters)
-
-
-def record_list(entry: ModelEntry, schema: Schema, query: ListQuery) -> Page:
-    """A page by number (with exact total) or after a cursor (without)."""
-    renderer = RecordRenderer(entry, schema, query.fields, query.include)
-    filtered = apply_filters(entry.model.objects.all(), query.filters)
-    sort_columns = [col for col, _ in order_columns(query.sort)]
-    if query.cursor is not None:
-        ordered = apply_cursor(apply_order(filtered, query.sort), query.sort, query.cursor)
-        rows = list(ordered.values(*renderer.columns(sort_columns))[: query.limit + 1])
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
-        pagination = {"limit": query.limit}
-    else:
-        offset = (query.page - 1) * query.limit
-        columns = renderer.columns(sort_columns)
-        if query.filters:
-            rows = list(_page(entry, query, apply_order(filtered, query.sort), offset).values(*columns))
-        else:
-            rows = _unfiltered_page(entry, query, offset, columns)
-        total = _total(entry, schema, query, filtered, offset, rows)
-        more = offset + len(rows) < total
-        pages = math.ceil(total / query.limit) if total else 0
-        pagination = {"page": query.page, "limit": query.limit, "total": total, "pages": pages}
-    pagination["next_cursor"] = encode_cursor(query.sort, rows[-1]) if more and rows else None
-    return Page(renderer.render(rows), pagination)

@@ -1,11 +1,11 @@
-"""Deep pages (offset ≥ selectors.DEFERRED_JOIN_OFFSET) find their ids first, then read those rows:
+"""Deep pages (offset ≥ lists.DEFERRED_JOIN_OFFSET) find their ids first, then read those rows:
 they must give exactly the rows, in exactly the order, a plain OFFSET query gives."""
 
 from __future__ import annotations
 
 import pytest
 
-from datamodels import selectors, services
+from datamodels import lists, services
 
 from .conftest import fetch, url
 
@@ -49,7 +49,7 @@ def walk(api, **params) -> list[str]:
 )
 def test_deep_pages_match_a_plain_offset_query(api, many, params, order, where):
     data_model, rank = many
-    assert ROWS > selectors.DEFERRED_JOIN_OFFSET + LIMIT  # the last pages take the deep path
+    assert ROWS > lists.DEFERRED_JOIN_OFFSET + LIMIT  # the last pages take the deep path
     expected = [row[0] for row in fetch(
         f'SELECT id FROM "{data_model.db_table}" {where.format(rank=rank)} ORDER BY {order.format(rank=rank)}'
     )]
