@@ -52,6 +52,9 @@ def exception_handler(exc, context):
         response["Retry-After"] = str(int(exc.wait))
     if status == 401:
         response["WWW-Authenticate"] = 'ApiKey realm="api"'
+    view = context.get("view")
+    if isinstance(exc, drf.MethodNotAllowed) and view is not None:
+        response["Allow"] = ", ".join(view.allowed_methods)  # RFC 9110: a 405 says what is allowed
     return response
 
 

@@ -74,6 +74,11 @@ class RecordsAPIView(APIView):
     def read_ahead(self, entry, schema, params, **kwargs):
         raise NotImplementedError
 
+    @property
+    def default_response_headers(self):
+        # `Allow` on OPTIONS (and on a 405, from the error handler), not on every answer.
+        return super().default_response_headers if self.request.method == "OPTIONS" else {}
+
 
 class RecordListView(RecordsAPIView):
     """List records of a model, or create one (object body) or many (array body)."""
