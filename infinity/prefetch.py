@@ -17,7 +17,7 @@ start and at the end of every request, so rows never outlive their request.
 
 from __future__ import annotations
 
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from psycopg.pq import ExecStatus
 
 _ATTR = "_infinity_prefetch"
@@ -35,11 +35,11 @@ class _State:
         self.fetched: dict[tuple, list[tuple]] = {}
 
 
-def _state() -> _State:
-    state = getattr(connection, _ATTR, None)
+def _state(conn) -> _State:
+    state = getattr(conn, _ATTR, None)
     if state is None:
         state = _State()
-        setattr(connection, _ATTR, state)
+        setattr(conn, _ATTR, state)
     return state
 
 
@@ -55,48 +55,53 @@ def _key(sql: str, params) -> tuple | None:
 
 def queue(sql: str, params=()) -> None:
     """Send this read with the next statement of the request (it is a no-op until then)."""
-    state, key = _state(), _key(sql, params)
+    state, key = _state(connections[DEFAULT_DB_ALIAS]), _key(sql, params)
     if key is not None and key not in state.fetched:
         state.queued[key] = (sql, list(params))
 
 
 def read(sql: str, params=()) -> list[tuple]:
     """The rows of a SELECT: kept from an earlier round trip, else read now."""
-    state, key = _state(), _key(sql, params)
+    conn = connections[DEFAULT_DB_ALIAS]  # once: every `connection.x` looks the thread's one up
+    state, key = _state(conn), _key(sql, params)
     if key is not None:
         rows = state.fetched.pop(key, None)
         if rows is not None:
             return rows
         state.queued.pop(key, None)
-    return run(sql, params)
+    return _run(conn, state, sql, params)
 
 
 def run(sql: str, params=()) -> list[tuple]:
     """Run one statement now, with every queued read in the same round trip; its rows."""
-    params = list(params)
-    state = _state()
+    conn = connections[DEFAULT_DB_ALIAS]
+    return _run(conn, _state(conn), sql, params)
+
+
+def _run(conn, state: _State, sql: str, params) -> list[tuple]:
     queued, state.queued = state.queued, {}
-    with connection.cursor() as cursor:
-        if queued and _run_batch(cursor, sql, params, queued.values()):
-            rows = _rows(cursor)
+    with conn.cursor() as cursor:
+        if queued and _run_batch(conn, cursor, sql, list(params), queued.values()):
+            raw = cursor.cursor
+            rows = _rows(raw)
             for key in queued:
-                cursor.nextset()
-                state.fetched[key] = _rows(cursor)
+                raw.nextset()
+                state.fetched[key] = _rows(raw)
             return rows
         cursor.execute(sql, params)
-        return _rows(cursor)
+        return _rows(cursor.cursor)
 
 
-def _run_batch(cursor, sql: str, params: list, queued) -> bool:
+def _run_batch(conn, cursor, sql: str, params: list, queued) -> bool:
     """Send `sql` and the queued reads as one message, the cursor left on `sql`'s result;
     False when the batch failed and was undone."""
-    statements, values = [sql], list(params)
+    statements, values = [sql], params
     for read_sql, read_params in queued:
         statements.append(read_sql)
         values += read_params
     # Inside a transaction a failed statement would doom it: the batch gets a savepoint
     # of its own, in the same message, so it costs no round trip either.
-    guarded = connection.in_atomic_block
+    guarded = conn.in_atomic_block
     if guarded:
         statements = [f"SAVEPOINT {SAVEPOINT}", *statements, f"RELEASE SAVEPOINT {SAVEPOINT}"]
     try:
@@ -106,19 +111,20 @@ def _run_batch(cursor, sql: str, params: list, queued) -> bool:
             cursor.execute(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}")
         return False  # outside a transaction, the failed message was one and is rolled back
     if guarded:
-        cursor.nextset()  # past the SAVEPOINT
+        cursor.cursor.nextset()  # past the SAVEPOINT
     return True
 
 
 def _rows(cursor) -> list[tuple]:
+    """The rows of the psycopg cursor's current result (none for a command without)."""
     # The result's status, not `cursor.description`, which builds column objects each time.
-    result = cursor.cursor.pgresult
+    result = cursor.pgresult
     return cursor.fetchall() if result is not None and result.status == TUPLES_OK else []
 
 
 def reset(**_kwargs) -> None:
     """Forget queued and kept reads (connected to request_started and request_finished)."""
-    state = getattr(connection, _ATTR, None)
+    state = getattr(connections[DEFAULT_DB_ALIAS], _ATTR, None)
     if state is not None:
         state.queued.clear()
         state.fetched.clear()
