@@ -8,7 +8,8 @@ generated class, which a schema change replaces, so a stale shape is never reuse
 
 from __future__ import annotations
 
-from django.db import DEFAULT_DB_ALIAS, connection
+import orjson
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models.sql import InsertQuery
 
 from infinity import prefetch
@@ -28,10 +29,10 @@ def cached(key: tuple, build):
     return compiled
 
 
-def _convert(row: list, converters) -> list:
+def _convert(row: list, converters, conn) -> list:
     for position, (functions, expression) in converters:
         for convert in functions:
-            row[position] = convert(row[position], expression, connection)
+            row[position] = convert(row[position], expression, conn)
     return row
 
 
@@ -45,8 +46,42 @@ class Select:
         self.converters = list(compiler.get_converters([col for col, _, _ in compiler.select]).items())
 
     def rows(self, params=()) -> list[dict]:
-        # Queued by `selectors.prefetch_reads`, the rows came with an earlier round trip.
-        return [dict(zip(self.names, _convert(list(row), self.converters))) for row in prefetch.read(self.sql, params)]
+        # Queued ahead (`selectors.prefetch_record`, `lists.prefetch_list`), the rows came
+        # with an earlier round trip.
+        rows = prefetch.read(self.sql, params)
+        if not self.converters:
+            return [dict(zip(self.names, row)) for row in rows]
+        conn = connections[DEFAULT_DB_ALIAS]
+        return [dict(zip(self.names, _convert(list(row), self.converters, conn))) for row in rows]
+
+
+ROW = "p"  # the alias of the inner query's row in `JsonSelect`
+
+
+class JsonSelect:
+    """A `values()` queryset compiled once, whose records PostgreSQL writes as JSON: each
+    row is the record's JSON text (an `orjson.Fragment`, embedded as is in the response)
+    and the `extra` columns, typed, that cursors and ETags need."""
+
+    def __init__(self, queryset, json_list: list[str], extra: list[str], order=()):
+        inner = Select(queryset)
+        self.params, self.names = inner.params, list(extra)
+        columns = "".join(f', {ROW}."{name}"' for name in extra)
+        # The inner query's ORDER BY does not bind the outer one: sort the page again (it is short).
+        order_by = ", ".join(f'{ROW}."{name}" {"DESC" if desc else "ASC"}' for name, desc in order)
+        self.sql = (f"SELECT row_to_json(j)::text{columns} FROM ({inner.sql}) {ROW} "
+                    f"CROSS JOIN LATERAL (SELECT {', '.join(json_list)}) j" + (f" ORDER BY {order_by}" if order else ""))
+        by_name = {inner.names[position]: converter for position, converter in inner.converters}
+        self.converters = [(1 + index, by_name[name]) for index, name in enumerate(extra) if name in by_name]
+
+    def rows(self, params=()) -> list[tuple[orjson.Fragment, dict]]:
+        rows = prefetch.read(self.sql, params)
+        conn = connections[DEFAULT_DB_ALIAS]
+        result = []
+        for row in rows:
+            row = _convert(list(row), self.converters, conn) if self.converters else row
+            result.append((orjson.Fragment(row[0]), dict(zip(self.names, row[1:]))))
+        return result
 
 
 class Insert:
@@ -65,10 +100,11 @@ class Insert:
 
     def insert(self, instance) -> None:
         """Insert `instance` and set its attributes to the stored values."""
-        params = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in self.fields]
-        with connection.cursor() as cursor:
+        conn = connections[DEFAULT_DB_ALIAS]
+        params = [field.get_db_prep_save(getattr(instance, field.attname), conn) for field in self.fields]
+        with conn.cursor() as cursor:
             cursor.execute(self.sql, params)
-            row = _convert(list(cursor.fetchone()), self.converters)
+            row = _convert(list(cursor.fetchone()), self.converters, conn)
         for field, value in zip(self.fields, row):
             setattr(instance, field.attname, value)
         instance._state.adding, instance._state.db = False, DEFAULT_DB_ALIAS

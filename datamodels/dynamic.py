@@ -33,6 +33,8 @@ class ModelEntry:
     fields: list[Field]
     model: type[models.Model]
     by_name: dict[str, Field] = dc_field(default_factory=dict)
+    # What is worked out once from this class and its fields (the default record renderer).
+    derived: dict = dc_field(default_factory=dict)
 
     def __post_init__(self):
         self.by_name = {f.name: f for f in self.fields}

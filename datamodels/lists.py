@@ -55,27 +55,36 @@ class ListPlan:
 def list_plan(entry: ModelEntry, schema: Schema, params) -> ListPlan:
     """Parse the list parameters (400 on a bad one) and build the page's read."""
     query = parse_list_query(entry, schema, params)
-    renderer = RecordRenderer(entry, schema, query.fields, query.include)
+    renderer = RecordRenderer.of(entry, schema, query.fields, query.include)
     columns = renderer.columns([col for col, _ in order_columns(query.sort)])
     filtered = apply_filters(entry.model.objects.all(), query.filters)
     if query.cursor is not None:
         ordered = apply_cursor(apply_order(filtered, query.sort), query.sort, query.cursor)
-        page, offset = compiled.Select(ordered.values(*columns)[: query.limit + 1]), None
+        page, offset = _select(renderer, query, ordered.values(*columns)[: query.limit + 1]), None
     elif query.filters:
         offset = (query.page - 1) * query.limit
-        page = compiled.Select(_page(entry, query, apply_order(filtered, query.sort), offset).values(*columns))
+        page = _select(renderer, query, _page(entry, query, apply_order(filtered, query.sort), offset).values(*columns))
     else:
         offset = (query.page - 1) * query.limit
-        page = _unfiltered_page(entry, query, offset, columns)
+        page = _unfiltered_page(entry, renderer, query, offset, columns)
     return ListPlan(schema, entry, query, renderer, page, offset, filtered)
 
 
-def _unfiltered_page(entry: ModelEntry, query: ListQuery, offset: int, columns: list[str]) -> compiled.Select:
+def _select(renderer: RecordRenderer, query: ListQuery, rows):
+    """The page's read: records written by PostgreSQL where it can, with the sort columns
+    (the next cursor is made from the last row's)."""
+    if renderer.sql_json is None:
+        return compiled.Select(rows)
+    order = order_columns(query.sort)
+    return compiled.JsonSelect(rows, renderer.sql_json, [col for col, _ in order], order)
+
+
+def _unfiltered_page(entry: ModelEntry, renderer: RecordRenderer, query: ListQuery, offset: int, columns: list[str]):
     """A page without filters: its SQL depends on the model, fields, sort and position only."""
     return compiled.cached(
-        ("page", entry.model, tuple(columns), tuple(query.sort), offset, query.limit),
-        lambda: compiled.Select(
-            _page(entry, query, apply_order(entry.model.objects.all(), query.sort), offset).values(*columns)),
+        ("page", entry.model, tuple(columns), tuple(renderer.sql_json or ()), tuple(query.sort), offset, query.limit),
+        lambda: _select(renderer, query,
+                        _page(entry, query, apply_order(entry.model.objects.all(), query.sort), offset).values(*columns)),
     )
 
 
@@ -117,8 +126,12 @@ def record_list(entry: ModelEntry, schema: Schema, params, *, guess: ListPlan | 
         more = plan.offset + len(rows) < total
         pages = math.ceil(total / query.limit) if total else 0
         pagination = {"page": query.page, "limit": query.limit, "total": total, "pages": pages}
-    pagination["next_cursor"] = encode_cursor(query.sort, rows[-1]) if more and rows else None
-    return Page(plan.renderer.render(rows), pagination)
+    if plan.renderer.sql_json is not None:  # (record JSON, sort columns) pairs
+        data, last = [record for record, _ in rows], rows[-1][1] if rows else None
+    else:
+        data, last = plan.renderer.render(rows), rows[-1] if rows else None
+    pagination["next_cursor"] = encode_cursor(query.sort, last) if more and rows else None
+    return Page(data, pagination)
 
 
 def _total(plan: ListPlan, rows: list) -> int:

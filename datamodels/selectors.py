@@ -15,7 +15,7 @@ from infinity.exceptions import NotFound
 from . import compiled
 from .dynamic import ModelEntry, Schema
 from .fieldtypes import field_type
-from .fieldtypes.scalars import format_datetime
+from .fieldtypes.scalars import datetime_json_sql, format_datetime
 
 SYSTEM = ("id", "created_at", "updated_at")
 
@@ -44,9 +44,37 @@ class RecordRenderer:
         self.single = [f for f in self.shown if not (f.type == "relation" and f.many)]
         self.many = [f for f in self.shown if f.type == "relation" and f.many]
         self.converters = [(f.name, f.column, field_type(f.type).to_json, f) for f in self.single]
+        self._columns = [*SYSTEM, *(f.column for f in self.single)]
+        self.sql_json = self._sql_json()
+
+    def _sql_json(self, row: str = compiled.ROW) -> list[str] | None:
+        """The select list of a `row_to_json` that writes records exactly as `render` does,
+        from the row aliased `row`; None when a field needs Python or relations are expanded."""
+        if self.include:
+            return None
+        items = [f'{row}."id" AS "id"' if key == "id" else f'{datetime_json_sql(row + "." + key)} AS "{key}"'
+                 for key in self.system]
+        for field in [*self.single, *self.many]:
+            sql = field_type(field.type).json_sql(field, row)
+            if sql is None:
+                return None
+            items.append(f'{sql} AS "{field.name}"')
+        return items
+
+    @classmethod
+    def of(cls, entry: ModelEntry, schema: Schema, fields=None, include=None) -> RecordRenderer:
+        """A renderer; the one for every field and no include is made once per model class."""
+        if fields is not None or include:
+            return cls(entry, schema, fields, include)
+        renderer = entry.derived.get("renderer")
+        if renderer is None:
+            renderer = entry.derived["renderer"] = cls(entry, schema)
+        return renderer
 
     def columns(self, extra=()) -> list[str]:
-        return list(dict.fromkeys([*SYSTEM, *(f.column for f in self.single), *extra]))
+        if not extra:
+            return self._columns
+        return list(dict.fromkeys([*self._columns, *extra]))
 
     def render(self, rows: list[dict]) -> list[dict]:
         ids = [row["id"] for row in rows]
@@ -93,7 +121,7 @@ class RecordRenderer:
 
 
 def records_by_ids(entry: ModelEntry, schema: Schema, ids, *, include=None) -> dict[str, dict]:
-    renderer = RecordRenderer(entry, schema, include=include)
+    renderer = RecordRenderer.of(entry, schema, include=include)
     rows = entry.model.objects.filter(pk__in=list(ids)).values(*renderer.columns())
     return {item["id"]: item for item in renderer.render(list(rows))}
 
@@ -110,36 +138,42 @@ def record_queryset(entry: ModelEntry, record_id: str):
     return entry.model.objects.filter(pk=record_id)
 
 
-def _by_id_query(entry: ModelEntry, columns: list[str]) -> compiled.Select:
-    return compiled.cached(("id", entry.model, tuple(columns)),
-                           lambda: compiled.Select(entry.model.objects.filter(pk="").values(*columns)))
+def _by_id_query(entry: ModelEntry, renderer: RecordRenderer):
+    """The compiled read of one record by id, rendered by PostgreSQL where it can."""
+    columns = renderer.columns()
 
+    def by_id():
+        return entry.model.objects.filter(pk="").values(*columns)  # the id is the one parameter
 
-def _rows_by_id(entry: ModelEntry, columns: list[str], record_id: str) -> list[dict]:
-    if not _comparable(record_id):
-        return []
-    return _by_id_query(entry, columns).rows([record_id])
+    if renderer.sql_json is None:
+        return compiled.cached(("id", entry.model, tuple(columns)), lambda: compiled.Select(by_id()))
+    return compiled.cached(("id-json", entry.model, tuple(renderer.sql_json)),
+                           lambda: compiled.JsonSelect(by_id(), renderer.sql_json, ["id", "updated_at"]))
 
 
 def prefetch_record(entry: ModelEntry, schema: Schema, record_id: str, params) -> None:
     """Queue the read `record_get` will make for a plain GET by id (no `fields` or
     `include`), from a schema that may be stale: reads are matched by their exact SQL."""
     if _comparable(record_id) and "fields" not in params and "include" not in params:
-        prefetch.queue(_by_id_query(entry, RecordRenderer(entry, schema).columns()).sql, [record_id])
+        prefetch.queue(_by_id_query(entry, RecordRenderer.of(entry, schema)).sql, [record_id])
 
 
 def records_written(entry: ModelEntry, schema: Schema, instances: list) -> list[dict]:
     """Records just written, as JSON, from their instances (which hold the stored values):
     no read back, except for to-many ids."""
-    renderer = RecordRenderer(entry, schema)
+    renderer = RecordRenderer.of(entry, schema)
     attnames = [(name, entry.model._meta.get_field(name).attname) for name in renderer.columns()]
     return renderer.render([{name: getattr(obj, attname) for name, attname in attnames} for obj in instances])
 
 
-def record_get(entry: ModelEntry, schema: Schema, record_id: str, *, fields=None, include=None) -> tuple[dict, str]:
-    """One record as JSON with its ETag, or NotFound (a malformed id is simply not found)."""
-    renderer = RecordRenderer(entry, schema, fields, include)
-    rows = _rows_by_id(entry, renderer.columns(), record_id)
+def record_get(entry: ModelEntry, schema: Schema, record_id: str, *, fields=None, include=None) -> tuple:
+    """One record as JSON (a dict, or PostgreSQL's JSON text as an `orjson.Fragment`) with
+    its ETag, or NotFound (a malformed id is simply not found)."""
+    renderer = RecordRenderer.of(entry, schema, fields, include)
+    rows = _by_id_query(entry, renderer).rows([record_id]) if _comparable(record_id) else []
     if not rows:
         raise NotFound("Record not found")
+    if renderer.sql_json is not None:
+        body, row = rows[0]
+        return body, etag_for(row["id"], row["updated_at"])
     return renderer.render(rows)[0], etag_for(rows[0]["id"], rows[0]["updated_at"])

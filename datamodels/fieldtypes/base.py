@@ -61,6 +61,11 @@ class FieldType:
     def to_json(self, field, value: Any) -> Any:
         return value
 
+    def json_sql(self, field, row: str) -> str | None:
+        """SQL for the value `to_json` gives, read from the row aliased `row`, for records
+        PostgreSQL renders itself (`row_to_json`); None when only `to_json` can."""
+        return f'{row}."{field.column}"'
+
     def sql_value(self, field, value: Any) -> str:
         """A validated value as an SQL literal of the column type (for DDL defaults)."""
         return f"{sql_literal(value)}::{self.sql_type(field)}"

@@ -48,6 +48,13 @@ class RelationType(FieldType):
     def attname(self, field):
         return f"{field.column}_id"
 
+    def json_sql(self, field, row):
+        if not field.many:
+            return super().json_sql(field, row)
+        # The ids in the order they were linked, as the renderer reads them.
+        return (f"""(SELECT coalesce(json_agg(link.target_id ORDER BY link.id), '[]') FROM "{field.join_table}" """
+                f"""link WHERE link.source_id = {row}."id")""")
+
     def validate(self, field, value):
         if field.many:
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
@@ -101,6 +108,9 @@ class VectorType(FieldType):
         if not all(-FLOAT4_OVERFLOW < v < FLOAT4_OVERFLOW for v in value):
             raise InvalidValue("Must only contain 32-bit floats (at most 3.4e38 in magnitude)")
         return [float(v) for v in value]
+
+    def json_sql(self, field, row):
+        return None  # float32 components: `to_json` widens them as it always has
 
     def to_json(self, field, value):
         if value is None:

@@ -285,6 +285,10 @@ class NumberType(NumberBase):
     def to_json(self, field, value):
         return float(value) if isinstance(value, Decimal) else value
 
+    def json_sql(self, field, row):
+        column = super().json_sql(field, row)
+        return f"{column}::float8" if field.decimal_places is not None else column  # a float, as `to_json`
+
     def parse_filter(self, field, raw):
         try:
             value = Decimal(raw)
@@ -379,6 +383,14 @@ def parse_datetime(value) -> dt.datetime:
     raise InvalidValue("Must be an ISO 8601 date-time, e.g. 2024-01-01T00:00:00Z")
 
 
+def datetime_json_sql(column: str) -> str:
+    """SQL writing a timestamptz as `format_datetime` does: ISO 8601 in UTC with `Z`, and
+    six digits of microseconds when there are any (PostgreSQL's own JSON trims zeros)."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (f"""(to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN to_char({utc}, 'US') = '000000' """
+            f"""THEN 'Z' ELSE to_char({utc}, '.US"Z"') END)""")
+
+
 def format_datetime(value: dt.datetime | None) -> str | None:
     """An aware datetime → ISO 8601 UTC with `Z`, microseconds kept when present."""
     if value is None:
@@ -404,6 +416,9 @@ class DateTimeType(FieldType):
 
     def to_json(self, field, value):
         return format_datetime(value)
+
+    def json_sql(self, field, row):
+        return datetime_json_sql(super().json_sql(field, row))
 
     def sql_to_text(self, field, col):
         return f"""to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
