@@ -386,9 +386,8 @@ def parse_datetime(value) -> dt.datetime:
 def datetime_json_sql(column: str) -> str:
     """SQL writing a timestamptz as `format_datetime` does: ISO 8601 in UTC with `Z`, and
     six digits of microseconds when there are any (PostgreSQL's own JSON trims zeros)."""
-    utc = f"({column} AT TIME ZONE 'UTC')"
-    return (f"""(to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN to_char({utc}, 'US') = '000000' """
-            f"""THEN 'Z' ELSE to_char({utc}, '.US"Z"') END)""")
+    return (f"""replace(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), """
+            "'.000000Z', 'Z')")
 
 
 def format_datetime(value: dt.datetime | None) -> str | None:

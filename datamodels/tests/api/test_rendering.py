@@ -1,6 +1,6 @@
 """Records read the same whoever writes their JSON.
 
-Reads by id and pages are written by PostgreSQL (`row_to_json`, one text per record);
+Pages are written by PostgreSQL (`row_to_json`, one text per record); reads by id,
 creates, `include` and vector fields by the Python renderer. Every value of every
 field type must come out the same both ways, down to the timestamp's characters.
 """
@@ -45,7 +45,6 @@ def test_a_read_by_id_shows_what_the_create_answered(api, linked):
     assert read.json() == {"data": linked}
     assert read.json()["data"]["last_seen"] == "0001-01-01T00:00:00.500000Z"
     assert read.json()["data"]["projects"] == linked["projects"]  # in the order they were linked
-    assert b'"total":12.3,' in read.content  # a float, as the create wrote it (not numeric "12.30")
 
 
 @pytest.mark.parametrize("params", [{}, {"sort": "name:asc"}, {"filter": "vip:true"}, {"limit": 1}])
@@ -54,6 +53,7 @@ def test_a_page_shows_what_the_create_answered(api, linked, params):
 
     assert page.status_code == 200
     assert page.json()["data"] == [linked]
+    assert b'"total":12.3,' in page.content  # a float, as the create wrote it (not numeric "12.30")
 
 
 def test_timestamps_keep_six_digits_of_microseconds_or_none(api, customers):
