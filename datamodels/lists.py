@@ -17,7 +17,8 @@ from infinity.exceptions import InfinityError
 
 from . import compiled
 from .dynamic import ModelEntry, Schema
-from .query import ListQuery, apply_cursor, apply_filters, apply_order, encode_cursor, order_columns, parse_list_query
+from .query import (ListQuery, apply_cursor, apply_filters, apply_order, cursor_condition, encode_cursor,
+                    order_columns, parse_list_query)
 from .rowcount import filtered_count, row_count, state_read
 from .selectors import RecordRenderer
 
@@ -40,13 +41,14 @@ class ListPlan:
     entry: ModelEntry
     query: ListQuery
     renderer: RecordRenderer
-    page: compiled.Select
+    page: compiled.Select | compiled.JsonSelect
+    params: tuple  # the page's
     offset: int | None  # None for a cursor page, which has no total
     filtered: object  # the filtered queryset, for counting
 
     def reads(self) -> list[tuple[str, tuple]]:
         """The statements this plan will read, as (sql, params)."""
-        reads = [(self.page.sql, self.page.params)]
+        reads = [(self.page.sql, self.params)]
         if self.offset is not None and (not self.query.filters or _own_columns_only(self.entry, self.query.filters)):
             reads.append(state_read(self.entry.definition.pk))
         return reads
@@ -58,6 +60,9 @@ def list_plan(entry: ModelEntry, schema: Schema, params) -> ListPlan:
     renderer = RecordRenderer.of(entry, schema, query.fields, query.include)
     columns = renderer.columns([col for col, _ in order_columns(query.sort)])
     filtered = apply_filters(entry.model.objects.all(), query.filters)
+    if query.cursor is not None and not query.filters:
+        page, params = _cursor_page(entry, renderer, query, columns)
+        return ListPlan(schema, entry, query, renderer, page, tuple(params), None, filtered)
     if query.cursor is not None:
         ordered = apply_cursor(apply_order(filtered, query.sort), query.sort, query.cursor)
         page, offset = _select(renderer, query, ordered.values(*columns)[: query.limit + 1]), None
@@ -67,7 +72,7 @@ def list_plan(entry: ModelEntry, schema: Schema, params) -> ListPlan:
     else:
         offset = (query.page - 1) * query.limit
         page = _unfiltered_page(entry, renderer, query, offset, columns)
-    return ListPlan(schema, entry, query, renderer, page, offset, filtered)
+    return ListPlan(schema, entry, query, renderer, page, tuple(page.params), offset, filtered)
 
 
 def _select(renderer: RecordRenderer, query: ListQuery, rows):
@@ -86,6 +91,20 @@ def _unfiltered_page(entry: ModelEntry, renderer: RecordRenderer, query: ListQue
         lambda: _select(renderer, query,
                         _page(entry, query, apply_order(entry.model.objects.all(), query.sort), offset).values(*columns)),
     )
+
+
+def _cursor_page(entry: ModelEntry, renderer: RecordRenderer, query: ListQuery, columns: list[str]):
+    """An unfiltered page after a cursor, compiled once per shape; with this cursor's parameters."""
+    where, params = cursor_condition(entry.definition.db_table, query.sort, query.cursor)
+
+    def build():
+        after = apply_order(entry.model.objects.all(), query.sort).extra(where=[where], params=params)
+        select = _select(renderer, query, after.values(*columns)[: query.limit + 1])
+        assert list(select.params) == list(params)  # the cursor's values are all its parameters
+        return select
+
+    key = ("cursor", entry.model, tuple(columns), tuple(renderer.sql_json or ()), tuple(query.sort), query.limit, where)
+    return compiled.cached(key, build), params
 
 
 def _page(entry: ModelEntry, query: ListQuery, ordered, offset: int):
@@ -116,7 +135,7 @@ def record_list(entry: ModelEntry, schema: Schema, params, *, guess: ListPlan | 
     else:
         plan = list_plan(entry, schema, params)
     query = plan.query
-    rows = plan.page.rows(plan.page.params)
+    rows = plan.page.rows(plan.params)
     if plan.offset is None:
         more = len(rows) > query.limit
         rows = rows[: query.limit]

@@ -265,13 +265,19 @@ def _decode_value(value):
 
 def apply_cursor(queryset, sort: list[tuple[str, bool]], values: list):
     """Rows strictly after `values` in the order of `sort` (NULLS LAST asc, FIRST desc)."""
+    where, params = cursor_condition(queryset.model._meta.db_table, sort, values)
+    return queryset.extra(where=[where], params=params)
+
+
+def cursor_condition(table: str, sort: list[tuple[str, bool]], values: list) -> tuple[str, list]:
+    """The SQL condition of `apply_cursor` and its parameters; the SQL depends only on the
+    sort and on which values are NULL, so a page's compiled form serves every cursor."""
     keys = order_columns(sort)
-    table = queryset.model._meta.db_table
     if len({desc for _, desc in keys}) == 1 and all(col in SYSTEM_COLUMNS for col, _ in keys):
         # One direction over NOT NULL columns: a row comparison that walks the index.
         columns = ", ".join(f'"{table}"."{col}"' for col, _ in keys)
         marks = ", ".join(["%s"] * len(keys))
-        return queryset.extra(where=[f"({columns}) {'<' if keys[0][1] else '>'} ({marks})"], params=values)
+        return f"({columns}) {'<' if keys[0][1] else '>'} ({marks})", list(values)
     clauses, params = [], []
     for index, (col, desc) in enumerate(keys):
         parts = []
@@ -283,7 +289,7 @@ def apply_cursor(queryset, sort: list[tuple[str, bool]], values: list):
         parts.append(sql)
         params += args
         clauses.append("(" + " AND ".join(parts) + ")")
-    return queryset.extra(where=["(" + " OR ".join(clauses) + ")"], params=params)
+    return "(" + " OR ".join(clauses) + ")", params
 
 
 def _equal(table: str, col: str, value):
