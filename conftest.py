@@ -72,3 +72,16 @@ def fresh_key_cache():
     from accounts import keycache
 
     keycache.clear()
+
+
+@pytest.fixture
+def database_url(db) -> str:
+    """A DATABASE_URL for this run's test database, for servers started in other processes."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    settings = connection.settings_dict
+    port = f":{settings['PORT']}" if settings["PORT"] else ""
+    credentials = f"{quote(settings['USER'])}:{quote(settings['PASSWORD'] or '')}"
+    return f"postgres://{credentials}@{quote(settings['HOST'], safe='')}{port}/{settings['NAME']}"

@@ -1,8 +1,9 @@
 """`make bench`: Infinity's list/get/create throughput against PostgreSQL's own.
 
 Loads N `customers` (default 100,000; `N=1000000 make bench`) into a separate database
-with COPY, starts the production server as the README describes (gunicorn), and
-measures R1–R5 and R3c with wrk (16 connections, 10 s after a warm-up, 3 alternating
+with COPY, starts the production server as the README describes (uWSGI with
+infinity/uwsgi.ini) and, beside it, the floor (bench/floor.py: a bare Django view, one
+query), and measures R0 (the floor), R1–R5 and R3c with wrk (16 connections, 10 s after a warm-up, 3 alternating
 repetitions, medians), the same SQL with pgbench, and server memory. Results go to
 `bench-results/` (gitignored) as JSON and Markdown.
 """
@@ -30,8 +31,9 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", 3))
 PORT = int(os.environ.get("BENCH_PORT", 8765))
 WORKERS = int(os.environ.get("BENCH_WORKERS", 4))
 WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "sync")
-SERVER = os.environ.get("BENCH_SERVER", "gunicorn")
+SERVER = os.environ.get("BENCH_SERVER", "uwsgi")
 ONLY = os.environ.get("BENCH_ONLY", "")
+UWSGI_MODE = os.environ.get("BENCH_UWSGI", "http-socket")  # or http (the router), http11-socket
 NO_PG = bool(os.environ.get("BENCH_NO_PGBENCH"))
 BASE = f"http://127.0.0.1:{PORT}/api/public/data/customers"
 LIST = "id, created_at, updated_at, {name}, {email}, {status}, {total}"
@@ -44,6 +46,8 @@ def requests_under_test(info: dict) -> dict:
     rid = info["ids"][0]
     filtered = f"FROM {table} WHERE {c['status']} = 'active' AND {c['total']} > 100"
     return {
+        # The floor: a bare Django view, one raw query, on the same server (bench/floor.py).
+        "R0": (f"http://127.0.0.1:{PORT + 1}/floor/{table}/{rid}", None, None),
         "R1": (f"{BASE}?sort=created_at:desc", None,
                f"SELECT {cols} FROM {table} ORDER BY created_at DESC, id DESC LIMIT 50;\n"
                f"SELECT count(*) FROM {table};"),
@@ -133,15 +137,18 @@ def remove_created(info: dict, conninfo: dict) -> None:
         conn.execute(f"VACUUM (ANALYZE, INDEX_CLEANUP ON) {info['table']}")
 
 
-def server_command() -> list[str]:
-    """The production server as the README runs it (BENCH_SERVER=gunicorn|granian)."""
+def server_command(app: str, port: int) -> list[str]:
+    """The production server as the README runs it (BENCH_SERVER=uwsgi|gunicorn|granian)."""
     bin_dir = Path(sys.executable).parent
     if SERVER == "granian":
         return [str(bin_dir / "granian"), "--interface", "wsgi", "--workers", str(WORKERS),
-                "--blocking-threads", "1", "--host", "127.0.0.1", "--port", str(PORT), "--log-level", "warning",
-                "--no-ws", "infinity.wsgi:application"]
-    cmd = [str(bin_dir / "gunicorn"), "infinity.wsgi", "-w", str(WORKERS), "-k", WORKER_CLASS, "-b",
-           f"127.0.0.1:{PORT}", "--log-level", "warning",
+                "--blocking-threads", "1", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                "--no-ws", app]
+    if SERVER == "uwsgi":
+        return [str(bin_dir / "uwsgi"), "--ini", str(ROOT / "infinity" / "uwsgi.ini"), "--processes", str(WORKERS),
+                f"--{UWSGI_MODE}", f"127.0.0.1:{port}", "--module", app]
+    cmd = [str(bin_dir / "gunicorn"), app.replace(":application", ""), "-w", str(WORKERS), "-k", WORKER_CLASS, "-b",
+           f"127.0.0.1:{port}", "--log-level", "warning",
            "--access-logfile", "-" if os.environ.get("BENCH_ACCESS_LOG") else "/dev/null"]
     if WORKER_CLASS == "gthread":
         cmd += ["--threads", "4"]
@@ -149,20 +156,27 @@ def server_command() -> list[str]:
 
 
 def server_label() -> str:
-    return f"granian {WORKERS} workers" if SERVER == "granian" else f"gunicorn {WORKERS}×{WORKER_CLASS}"
+    if SERVER == "gunicorn":
+        return f"gunicorn {WORKERS}×{WORKER_CLASS}"
+    if SERVER == "uwsgi":
+        return f"uWSGI --{UWSGI_MODE}, {WORKERS} workers"
+    return f"{SERVER} {WORKERS} workers"
 
 
-def start_server(env: dict) -> subprocess.Popen:
-    cmd = server_command()
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env)
+def start_server(env: dict, app: str = "infinity.wsgi:application", port: int = PORT,
+                 ready: str = "/api/health") -> subprocess.Popen:
+    server = subprocess.Popen(server_command(app, port), cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL if SERVER == "uwsgi" else None)
     for _ in range(120):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/api/health", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{ready}", timeout=1)
             return server
+        except urllib.error.HTTPError:
+            return server  # it answers
         except OSError:
             time.sleep(0.5)
     server.kill()
-    sys.exit("bench: the server did not start")
+    sys.exit(f"bench: the server for {app} did not start")
 
 
 class MemorySampler(threading.Thread):
@@ -248,6 +262,7 @@ def main() -> None:
         ensure_server(var / "pgdata", env["INFINITY_DB_NAME"])
     conninfo = database_info(env)
     server = start_server(env)
+    floor = start_server(env, "bench.floor:application", PORT + 1, f"/floor/{info['table']}/{info['ids'][0]}")
     try:
         sampler = MemorySampler(server.pid)
         time.sleep(1)
@@ -258,8 +273,9 @@ def main() -> None:
         sampler.running = False
         memory = {"rest_mb": rest / 2**20, "peak_mb": sampler.peak / 2**20}
     finally:
-        server.terminate()
-        server.wait(10)
+        for process in (server, floor):
+            process.terminate()
+            process.wait(10)
     summary = summarize(results)
     report = table(summary, memory, count)
     print("\n" + report)

@@ -17,7 +17,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings as django_settings
@@ -291,7 +290,6 @@ def test_the_counter_table_sweeps_expired_counters_within_the_same_statement(db,
         assert cursor.fetchall() == [(":1:test:mine", 2), ("test:live", 7)]
 
 
-
 def test_database_counters_expire_when_their_window_does(db, rf, settings):
     """A counter lives for its window (plus django-ratelimit's fudge), then is swept: the
     table holds live windows only, not every window ever counted."""
@@ -305,6 +303,7 @@ def test_database_counters_expire_when_their_window_does(db, rf, settings):
 
     assert len(lifetimes) == 2
     assert 60 < lifetimes[0] <= 60 + 5 and 86400 < lifetimes[1] <= 86400 + 5
+
 
 # --- one counter for every process -----------------------------------------------------------
 
@@ -327,20 +326,12 @@ server.serve_forever()
 '''
 
 
-def database_url() -> str:
-    """A DATABASE_URL for the test database this process uses (socket folder or host)."""
-    db = connection.settings_dict
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    credentials = f"{quote(db['USER'])}:{quote(db['PASSWORD'] or '')}"
-    return f"postgres://{credentials}@{quote(db['HOST'], safe='')}{port}/{db['NAME']}"
-
-
 @pytest.fixture
-def other_process(tmp_path):
+def other_process(tmp_path, database_url):
     """A second server *process* (wsgiref) on the same database and counters; yields its URL."""
     script = tmp_path / "server.py"
     script.write_text(SERVER)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "infinity.settings", "DATABASE_URL": database_url(),
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "infinity.settings", "DATABASE_URL": database_url,
            "TEST_RATELIMIT_KEY_PREFIX": django_settings.CACHES["ratelimit"].get("KEY_PREFIX", ""),
            "PYTHONPATH": str(django_settings.BASE_DIR)}
     process = subprocess.Popen([sys.executable, str(script)], env=env, cwd=django_settings.BASE_DIR,
