@@ -51,10 +51,14 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True)
 def fresh_rate_limit_counters(django_db_setup, django_db_blocker):
     """Each test counts from zero. Redis keeps counters across tests and so does the
-    counter table in transactional tests (it is not a Django model, so not flushed)."""
+    counter table in transactional tests (it is not a Django model, so not flushed);
+    this process's leases on them go too."""
     from django.conf import settings
     from django.core.cache import caches
 
+    from accounts import ratelimits
+
+    ratelimits._leases.clear()  # what this process reserved from the counters cleared below
     cache = caches["ratelimit"]
     if settings.REDIS_URL:
         client = cache._cache.get_client(write=True)

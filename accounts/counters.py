@@ -4,7 +4,7 @@ django-ratelimit counts with `cache.add` and `cache.incr`. Django's DatabaseCach
 implements `incr` as a read then a write of a pickled value, so concurrent requests
 lose counts; `CounterCache` keeps plain integers in an UNLOGGED table and increments
 them atomically, so every process shares exact counters. Both backends add
-`incr_many`, which counts one hit in several windows in a single round trip.
+`incr_many`, which adds to several windows' counters in a single round trip.
 """
 
 import random
@@ -53,16 +53,18 @@ class CounterCache(BaseCache):
         )
         return row is not None
 
-    def incr_many(self, items: list[tuple[str, int]]) -> list[int]:
-        """Add 1 to each key (created at 1 with its timeout when absent or expired); the new values."""
-        keys = [self.make_and_validate_key(key) for key, _ in items]
-        rows = ", ".join([f"(%s, 1, {_NOW_PLUS})"] * len(items))
-        params = [value for key, (_, timeout) in zip(keys, items) for value in (key, self._timeout(timeout))]
+    def incr_many(self, items: list[tuple[str, int, int]]) -> list[int]:
+        """Add `amount` to each `(key, timeout, amount)` (created at `amount` with its timeout
+        when absent or expired); the new values."""
+        keys = [self.make_and_validate_key(key) for key, _, _ in items]
+        rows = ", ".join([f"(%s, %s::bigint, {_NOW_PLUS})"] * len(items))
+        params = [value for key, (_, timeout, amount) in zip(keys, items)
+                  for value in (key, amount, self._timeout(timeout))]
         fresh = f"{TABLE}.expires >= now()"
         # The request's first statement: the reads it queued (schema stamp, its record) ride along.
         values = dict(prefetch.run(
             f"INSERT INTO {TABLE} (key, value, expires) VALUES {rows} ON CONFLICT (key) DO UPDATE SET "
-            f"value = CASE WHEN {fresh} THEN {TABLE}.value + 1 ELSE 1 END, "
+            f"value = CASE WHEN {fresh} THEN {TABLE}.value + EXCLUDED.value ELSE EXCLUDED.value END, "
             f"expires = CASE WHEN {fresh} THEN {TABLE}.expires ELSE EXCLUDED.expires END "
             "RETURNING key, value",
             params,
@@ -110,12 +112,12 @@ class CounterCache(BaseCache):
 
 
 class RedisCounterCache(RedisCache):
-    """Django's Redis cache with `incr_many`: INCR and EXPIRE NX for every key in one pipeline."""
+    """Django's Redis cache with `incr_many`: INCRBY and EXPIRE NX for every key in one pipeline."""
 
-    def incr_many(self, items: list[tuple[str, int]]) -> list[int]:
-        keys = [self.make_and_validate_key(key) for key, _ in items]
+    def incr_many(self, items: list[tuple[str, int, int]]) -> list[int]:
+        keys = [self.make_and_validate_key(key) for key, _, _ in items]
         pipeline = self._cache.get_client(keys[0], write=True).pipeline(transaction=False)
-        for key, (_, timeout) in zip(keys, items):
-            pipeline.incr(key)
+        for key, (_, timeout, amount) in zip(keys, items):
+            pipeline.incr(key, amount)
             pipeline.expire(key, self.get_backend_timeout(timeout), nx=True)
         return pipeline.execute()[0::2]

@@ -7,6 +7,7 @@ permission, first in the chain) counts each API request per key, user or IP;
 """
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 
@@ -84,27 +85,85 @@ def _parsed(text: str) -> list[tuple[int, int]]:
     return _cache[text]
 
 
-def consume(request, *, identity: str, rate: str, group: str = GROUP) -> Usage:
-    """Count one request for `identity` in every window of `rate`, in one round trip.
+# --- leases: a process reserves several requests of a large window at once ------------
+# The shared counter counts what processes have *reserved*; each grant comes from the
+# counter's atomic increment, so across every process no caller is served more than its
+# limit. A window of `count` requests is reserved `count // LEASE_DIVISOR` at a time (at
+# most INFINITY_RATE_LIMIT_LEASE, at least 1, which counts every request): a window of
+# 100/m is counted exactly, one of 1,000,000/s costs the counter one statement per 50
+# requests per process. What a process reserved and did not use is lost with its window,
+# so a caller may be refused up to (processes × lease) requests early, never served more.
 
-    Counters are django-ratelimit's (its windows and cache keys, on its cache). Within
-    limits, the window with the fewest requests left is reported; past one, the
-    exceeded window that ends last, so Retry-After and X-RateLimit-Reset agree.
+LEASE_DIVISOR = 100
+LEASES_KEPT = 10_000  # past this many, leases of ended windows are dropped
+
+
+@dataclass
+class _Lease:
+    end: int  # the window it belongs to
+    left: int  # requests reserved and not yet served by this process
+    reserved: int  # the shared counter when this process last reserved
+
+
+_leases: dict[str, _Lease] = {}
+_leases_lock = threading.Lock()
+
+
+def lease_size(count: int) -> int:
+    return max(1, min(settings.INFINITY["RATE_LIMIT_LEASE"], count // LEASE_DIVISOR))
+
+
+def _served_locally(key: str, end: int) -> _Lease | None:
+    """This process's lease on `key`'s window, with one request taken from it, if it has one left."""
+    lease = _leases.get(key)
+    if lease is None or lease.end != end or lease.left < 1:
+        return None
+    lease.left -= 1
+    return lease
+
+
+def _keep(key: str, lease: _Lease, now: int) -> None:
+    if len(_leases) >= LEASES_KEPT:
+        for stale in [k for k, kept in _leases.items() if kept.end <= now]:
+            del _leases[stale]
+    _leases[key] = lease
+
+
+def consume(request, *, identity: str, rate: str, group: str = GROUP) -> Usage:
+    """Count one request for `identity` in every window of `rate`, in at most one round trip.
+
+    Counters are django-ratelimit's (its windows and cache keys, on its cache), reserved
+    in leases (above). Within limits, the window with the fewest requests left is
+    reported; past one, the exceeded window that ends last, so Retry-After and
+    X-RateLimit-Reset agree.
     """
-    windows = [(count, seconds, _get_window(identity, seconds)) for count, seconds in _parsed(rate)]
-    counts = caches[settings.RATELIMIT_USE_CACHE].incr_many([
-        (_make_cache_key(group, end, f"{count}/{seconds}s", identity, ALL), seconds + EXPIRATION_FUDGE)
-        for count, seconds, end in windows
-    ])
     now = int(time.time())
+    windows, wanted = [], []
+    with _leases_lock:
+        for count, seconds in _parsed(rate):
+            end = _get_window(identity, seconds)
+            key = _make_cache_key(group, end, f"{count}/{seconds}s", identity, ALL)
+            lease = _served_locally(key, end)
+            windows.append((count, end, key, lease))
+            if lease is None:
+                wanted.append((key, seconds + EXPIRATION_FUDGE, lease_size(count)))
+    reserved = caches[settings.RATELIMIT_USE_CACHE].incr_many(wanted) if wanted else []
+    totals = {key: (total, amount) for (key, _, amount), total in zip(wanted, reserved)}
     tightest = blocked = None
-    for (count, _, end), used in zip(windows, counts):
-        window = Usage(count, max(count - used, 0), end, None)
-        if used > count and (blocked is None or window.reset >= blocked.reset):
-            window.retry_after = max(end - now, 1)
-            blocked = window
-        if tightest is None or window.remaining < tightest.remaining:
-            tightest = window
+    with _leases_lock:
+        for count, end, key, lease in windows:
+            if lease is None:
+                total, amount = totals[key]
+                granted = min(amount, count - (total - amount))
+                lease = _Lease(end, granted - 1, min(total, count))
+                if amount > 1 and granted > 1:
+                    _keep(key, lease, now)
+            window = Usage(count, max(count - lease.reserved + lease.left, 0), end, None)
+            if lease.left < 0 and (blocked is None or window.reset >= blocked.reset):
+                window.retry_after = max(end - now, 1)
+                blocked = window
+            if tightest is None or window.remaining < tightest.remaining:
+                tightest = window
     return blocked or tightest
 
 

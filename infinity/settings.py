@@ -214,6 +214,8 @@ CORS_EXPOSE_HEADERS = [
 INFINITY = {
     "RATE_LIMIT": os.environ.get("INFINITY_RATE_LIMIT", "100/m,5000/d"),
     "AUTH_RATE_LIMIT": os.environ.get("INFINITY_AUTH_RATE_LIMIT", "5/m"),
+    # Most requests a process reserves at once from a large window's shared counter (1: each).
+    "RATE_LIMIT_LEASE": max(1, int(os.environ.get("INFINITY_RATE_LIMIT_LEASE", 50))),
     # How long a process may go on trusting an API key it checked (revocations elsewhere).
     "KEY_CACHE_SECONDS": float(os.environ.get("INFINITY_KEY_CACHE_SECONDS", 5)),
     "MAX_BODY_BYTES": int(os.environ.get("INFINITY_MAX_BODY_BYTES", 10 * 1024 * 1024)),

@@ -19,14 +19,16 @@ import urllib.error
 import urllib.request
 
 import pytest
+from django_ratelimit.core import ALL, _make_cache_key
 from django.conf import settings as django_settings
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts import counters
-from accounts.ratelimits import consume, parse_rate_limit
+from accounts.ratelimits import GROUP, consume, parse_rate_limit
 from accounts.users import tokens_for
 
 from .conftest import BASE, MARGIN, bearer, error, keyed, rows, seconds_left, settled_ip, window_end
@@ -374,3 +376,46 @@ def test_one_limit_across_server_processes(live_server, other_process, limited_k
     assert second == (200, {"X-RateLimit-Remaining": "1", "Retry-After": None})
     assert third == (200, {"X-RateLimit-Remaining": "0", "Retry-After": None})
     assert fourth == [429, 429, 429]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_leased_windows_never_serve_more_than_the_limit_across_processes(
+        other_process, limited_key, _schema_state_after_flush):
+    """`300/h` is reserved 3 at a time (300 // 100). This process serves 298 and holds 2
+    it reserved; the other process finds the counter used up and refuses at once, though 2
+    are unserved here: a caller may be refused a few requests early, never served one
+    more than its limit. The 2 held here are served, then this process refuses too."""
+    _, raw = limited_key("300/h")
+    here = keyed(raw)
+
+    served = [here.get("/api/auth/me") for _ in range(298)]
+    elsewhere = http_get(f"{other_process}/api/auth/me", raw)
+    last = [here.get("/api/auth/me") for _ in range(3)]
+
+    assert {r.status_code for r in served} == {200}
+    assert [served[0]["X-RateLimit-Remaining"], served[-1]["X-RateLimit-Remaining"]] == ["299", "2"]
+    assert elsewhere[0] == 429 and elsewhere[1]["X-RateLimit-Remaining"] == "0"
+    assert [(r.status_code, r["X-RateLimit-Remaining"]) for r in last] == [(200, "1"), (200, "0"), (429, "0")]
+
+
+def test_large_windows_are_counted_a_lease_at_a_time(limited_key, settings):
+    """`1000/m` is reserved 10 requests at a time: ten requests, one counter statement,
+    and X-RateLimit-Remaining still counts down one by one. INFINITY_RATE_LIMIT_LEASE=1
+    counts every request in the shared counter."""
+    key, raw = limited_key("1000/m")
+    identity = f"key:{key.prefix}"
+    counter = _make_cache_key(GROUP, window_end(identity, MINUTE), "1000/60s", identity, ALL)
+
+    with CaptureQueriesContext(connection) as leased:
+        remaining = [keyed(raw).get("/api/auth/me")["X-RateLimit-Remaining"] for _ in range(10)]
+    reserved = caches["ratelimit"].get(counter)
+    settings.INFINITY = {**settings.INFINITY, "RATE_LIMIT_LEASE": 1}
+    with CaptureQueriesContext(connection) as counted:
+        each = [keyed(raw).get("/api/auth/me")["X-RateLimit-Remaining"] for _ in range(3)]
+
+    assert remaining == [str(999 - n) for n in range(10)]
+    assert each == ["989", "988", "987"]
+    assert (reserved, caches["ratelimit"].get(counter)) == (10, 13)
+    if not settings.REDIS_URL:  # else the counter is one Redis pipeline per reservation
+        assert len([q for q in leased if "accounts_counter" in q["sql"]]) == 1
+        assert len([q for q in counted if "accounts_counter" in q["sql"]]) == 3
