@@ -122,11 +122,16 @@ def _served_locally(key: str, end: int) -> _Lease | None:
     return lease
 
 
-def _keep(key: str, lease: _Lease, now: int) -> None:
-    if len(_leases) >= LEASES_KEPT:
-        for stale in [k for k, kept in _leases.items() if kept.end <= now]:
-            del _leases[stale]
-    _leases[key] = lease
+def _granted(key: str, end: int, count: int, total: int, amount: int, now: int) -> _Lease:
+    """The lease `amount` more on the counter (now at `total`) gives; `left` < 0 when refused."""
+    granted = min(amount, count - (total - amount))
+    lease = _Lease(end, granted - 1, min(total, count))
+    if granted > 1:  # something left to serve locally
+        if len(_leases) >= LEASES_KEPT:
+            for stale in [k for k, kept in _leases.items() if kept.end <= now]:
+                del _leases[stale]
+        _leases[key] = lease
+    return lease
 
 
 def consume(request, *, identity: str, rate: str, group: str = GROUP) -> Usage:
@@ -153,11 +158,7 @@ def consume(request, *, identity: str, rate: str, group: str = GROUP) -> Usage:
     with _leases_lock:
         for count, end, key, lease in windows:
             if lease is None:
-                total, amount = totals[key]
-                granted = min(amount, count - (total - amount))
-                lease = _Lease(end, granted - 1, min(total, count))
-                if amount > 1 and granted > 1:
-                    _keep(key, lease, now)
+                lease = _granted(key, end, count, *totals[key], now)
             window = Usage(count, max(count - lease.reserved + lease.left, 0), end, None)
             if lease.left < 0 and (blocked is None or window.reset >= blocked.reset):
                 window.retry_after = max(end - now, 1)

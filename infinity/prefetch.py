@@ -1,7 +1,7 @@
 """Reads that ride along: statements a request sends to PostgreSQL in one round trip.
 
-A request knows early some reads it will make (the schema stamp, the record it asks
-for), while its first statement (the rate-limit count) must run before anything is
+A request knows early some reads it will make (the schema stamp, the record or page it
+asks for), while its first statement (the rate-limit count) must run before anything is
 decided. `queue(sql, params)` puts a read aside; the next `read()` or `run()` on the
 connection sends every queued read in the same simple-query message after its own
 statement, and keeps their rows; `read()` of a kept read hands its rows over without
