@@ -9,7 +9,7 @@ need view access too, so no relation leaks a model the caller cannot read.
 from rest_framework.permissions import BasePermission
 
 from accounts.models import ApiKey
-from datamodels.dynamic import request_schema
+from datamodels.dynamic import recheck_schema, request_schema
 from datamodels.permissions import permission_name
 from infinity.exceptions import Forbidden
 
@@ -59,6 +59,14 @@ class DataModelAccess(BasePermission):
     """Checks the request's action on `view.kwargs["model"]` and every model it reaches."""
 
     def has_permission(self, request, view):
+        try:
+            return self._allowed(request, view)
+        except Forbidden:
+            if not recheck_schema(request):
+                raise
+            return self._allowed(request, view)  # refused on a schema trusted unchecked: again on the current one
+
+    def _allowed(self, request, view) -> bool:
         schema = request_schema(request)
         entry = schema.get(view.kwargs.get("model", ""))
         if entry is None:

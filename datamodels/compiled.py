@@ -9,10 +9,14 @@ generated class, which a schema change replaces, so a stale shape is never reuse
 from __future__ import annotations
 
 import orjson
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections
 from django.db.models.sql import InsertQuery
 
 from infinity import prefetch
+
+from .dynamic import STAMP_GUARD, StaleSchema
+
+NOT_NULL_VIOLATION = "23502"
 
 MAX_CACHED = 1000  # mostly classes of older schema versions when it fills up
 
@@ -86,7 +90,11 @@ class JsonSelect:
 
 class Insert:
     """`INSERT … RETURNING` every column of a generated class: one statement writes a
-    row and reads back what was stored (the database's rounding included)."""
+    row and reads back what was stored (the database's rounding included).
+
+    Stamped, the record's id is `STAMP_GUARD`'s value: if the schema moved on since the
+    class was built, the id is NULL, PostgreSQL refuses the row, and nothing is written;
+    so a create checks the schema without a round trip of its own."""
 
     def __init__(self, model):
         self.fields = list(model._meta.local_concrete_fields)
@@ -95,22 +103,41 @@ class Insert:
         compiler = query.get_compiler(using=DEFAULT_DB_ALIAS)
         compiler.returning_fields = self.fields
         [(self.sql, _)] = compiler.as_sql()
+        head, values, rest = self.sql.partition("VALUES (%s")
+        assert values and self.fields[0].primary_key, self.sql
+        self.stamped_sql = f"{head}VALUES ({STAMP_GUARD}{rest}"
         columns = [field.get_col(model._meta.db_table) for field in self.fields]
         self.converters = list(compiler.get_converters(columns).items())
 
-    def insert(self, instance) -> None:
-        """Insert `instance` and set its attributes to the stored values."""
+    def insert(self, instance, stamp: tuple[int, int] | None = None) -> None:
+        """Insert `instance` and set its attributes to the stored values; with the `stamp`
+        of the schema the class comes from, only if it is still current (else `StaleSchema`)."""
         conn = connections[DEFAULT_DB_ALIAS]
         params = [field.get_db_prep_save(getattr(instance, field.attname), conn) for field in self.fields]
+        sql = self.sql
+        if stamp is not None:
+            sql, params = self.stamped_sql, [params[0], *stamp, *params[1:]]
         with conn.cursor() as cursor:
-            cursor.execute(self.sql, params)
+            try:
+                cursor.execute(sql, params)
+            except IntegrityError as exc:
+                if stamp is not None and _null_id(exc):
+                    raise StaleSchema from None
+                raise
             row = _convert(list(cursor.fetchone()), self.converters, conn)
         for field, value in zip(self.fields, row):
             setattr(instance, field.attname, value)
         instance._state.adding, instance._state.db = False, DEFAULT_DB_ALIAS
 
 
-def insert(instance) -> None:
-    """`instance.save(force_insert=True)` without the ORM's per-save work, refreshed from RETURNING."""
+def _null_id(exc: IntegrityError) -> bool:
+    """The guard refused the row (the id is never NULL otherwise: `records` gives one)."""
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) == NOT_NULL_VIOLATION and cause.diag.column_name == "id"
+
+
+def insert(instance, stamp: tuple[int, int] | None = None) -> None:
+    """`instance.save(force_insert=True)` without the ORM's per-save work, refreshed from
+    RETURNING; with a `stamp`, only while that schema is current (see `Insert`)."""
     model = type(instance)
-    cached(("insert", model), lambda: Insert(model)).insert(instance)
+    cached(("insert", model), lambda: Insert(model)).insert(instance, stamp)

@@ -135,12 +135,16 @@ def _raise_if(errors: list) -> None:
         raise ValidationFailed("Invalid field value", details=errors)
 
 
-def record_create(*, entry: ModelEntry, data: dict):
-    """Create one record; `created_at` and `updated_at` are the same instant."""
+def record_create(*, entry: ModelEntry, data: dict, stamp: tuple[int, int] | None = None):
+    """Create one record; `created_at` and `updated_at` are the same instant.
+
+    `stamp` is that of the schema `entry` comes from when nobody checked it is current:
+    the INSERT checks it, and raises `StaleSchema` having written nothing if it is not.
+    """
     clean, errors = clean_record(entry, data, partial=False)
     _raise_if(errors)
     with _unique_guard(entry), _atomic_unless_one_statement(clean):
-        return _insert(entry, clean, timezone.now())
+        return _insert(entry, clean, timezone.now(), stamp)
 
 
 def _atomic_unless_one_statement(clean: CleanRecord):
@@ -172,9 +176,9 @@ def records_create_bulk(*, entry: ModelEntry, items: list) -> list:
         return created
 
 
-def _insert(entry: ModelEntry, clean: CleanRecord, now):
+def _insert(entry: ModelEntry, clean: CleanRecord, now, stamp=None):
     record = entry.model(id=new_record_id(), created_at=now, updated_at=now, **clean.columns)
-    compiled.insert(record)  # the instance then holds what was stored
+    compiled.insert(record, stamp)  # the instance then holds what was stored
     _write_many(record, clean, replace=False)
     return record
 

@@ -1,10 +1,10 @@
 """The hot paths' round trips to PostgreSQL, and what keeps reading ahead safe.
 
 A read by id sends its reads (schema stamp, the record) with its first statement, the
-rate-limit count: one round trip. A create counts, then inserts and reads back what it
-stored in the same statement. Reads sent ahead for a request never serve another one,
-and a guess made from a schema another process has since changed is undone and
-answered right.
+rate-limit count: one round trip. A create inserts and reads back what it stored in one
+statement, which also checks the schema stamp. Reads sent ahead for a request never
+serve another one, and a guess made from a schema another process has since changed is
+undone and answered right; so is a create.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 
 from datamodels import dynamic, services
 
-from .conftest import count, create, error_of, fetch, url
+from .conftest import count, create, error_of, fetch, table_rows, url
 
 
 # Savepoints exist only because every test runs in a transaction.
@@ -71,14 +71,15 @@ def test_a_read_with_fields_or_include_is_still_right(api, companies):
     assert response.json() == {"data": {"id": record["id"], "name": "Acme"}}
 
 
-def test_a_create_is_two_round_trips_and_answers_what_a_read_shows(api, ledger):
+def test_a_create_is_one_round_trip_and_answers_what_a_read_shows(api, ledger):
     create(api, "ledger", {"name": "warm"})
 
     response, sql = statements(api.post, url("ledger"), {"name": "Ann", "total": 12.345, "meta": {"a": [1]}})
 
     assert response.status_code == 201
-    assert len(sql) == 2
-    assert sql[-1].startswith(f'INSERT INTO "{ledger.db_table}"') and " RETURNING " in sql[-1]
+    assert len(sql) == 1
+    assert sql[0].startswith(f'INSERT INTO "{ledger.db_table}"') and " RETURNING " in sql[0]
+    assert "infinity_if_schema(" in sql[0]  # the stamp, checked in the same statement
     created = response.json()["data"]
     read = api.get(url("ledger", created["id"]))
     assert read.json() == {"data": created}
@@ -164,3 +165,99 @@ def test_bad_list_parameters_are_judged_after_the_permission_check(api, companie
 
     error_of(api.get(url("companies", sort="nope:asc")), 403, "FORBIDDEN")
     error_of(api.get(url("projects", sort="nope:asc")), 400, "VALIDATION_ERROR")
+
+
+@pytest.fixture
+def stale_after(db):
+    """`stale_after(change)`: make `change` as another process would, while this process
+    keeps the schema it had cached before (it has not read the new stamp yet)."""
+    def make(change):
+        dynamic.current_schema()
+        stale = dynamic._cache["schema"]
+        result = change()
+        dynamic._cache["schema"] = stale
+        return result
+    return make
+
+
+def test_a_create_on_a_schema_changed_elsewhere_is_judged_on_the_current_one(limited_api, companies, stale_after):
+    """The field became required after this process cached the schema: the INSERT made
+    from the cached classes finds the stamp moved on and writes nothing; the create is
+    judged again, refused, and counted once."""
+    create(limited_api, "companies", {"name": "Acme"})
+    country = companies.fields.get(name="country")
+    stale_after(lambda: services.field_update(field=country, required=True))
+
+    response = limited_api.post(url("companies"), {"name": "Beta"}, format="json")
+
+    assert error_of(response, 400, "VALIDATION_ERROR")["details"] == [
+        {"field": "country", "message": "This field is required"}]
+    assert response["X-RateLimit-Remaining"] == "1"  # 3/m: the first create, this one
+    assert count(companies) == 1
+    assert fetch(f'SELECT count(*) FROM "{companies.db_table}" WHERE {country.column} IS NULL') == [(1,)]
+
+
+def test_a_create_naming_a_field_added_elsewhere_is_stored(api, companies, stale_after):
+    create(api, "companies", {"name": "Acme"})
+    founded = stale_after(lambda: services.field_create(data_model=companies, name="founded", type="integer"))
+
+    response = api.post(url("companies"), {"name": "Beta", "founded": 1999}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["data"]["founded"] == 1999
+    assert fetch(f'SELECT "{founded.column}" FROM "{companies.db_table}" WHERE id = %s',
+                 [response.json()["data"]["id"]]) == [(1999,)]
+
+
+def test_a_create_missing_a_field_dropped_elsewhere_is_stored(api, companies, stale_after):
+    """The cached classes name a column that is gone: the INSERT fails, and the create is
+    made again with the current schema."""
+    create(api, "companies", {"name": "Acme"})
+    stale_after(lambda: services.field_delete(field=companies.fields.get(name="country")))
+
+    response = api.post(url("companies"), {"name": "Beta"}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert set(response.json()["data"]) == {"id", "created_at", "updated_at", "name"}
+    assert count(companies) == 2
+
+
+def test_a_create_in_a_model_created_elsewhere_is_stored(api, companies, stale_after):
+    create(api, "companies", {"name": "Acme"})
+    teams = stale_after(lambda: services.data_model_create(name="teams", fields=[{"name": "name", "type": "text"}]))
+
+    response = api.post(url("teams"), {"name": "Red"}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert count(teams) == 1
+
+
+def test_a_create_in_a_model_deleted_elsewhere_is_not_found(api, companies, projects, stale_after):
+    create(api, "companies", {"name": "Acme"})
+    stale_after(lambda: services.data_model_delete(data_model=companies))
+
+    error_of(api.post(url("companies"), {"name": "Beta"}, format="json"), 404, "NOT_FOUND")
+    assert fetch("SELECT to_regclass(%s)", [companies.db_table]) == [(None,)]
+    assert count(projects) == 0  # the test's transaction is still usable
+
+
+def test_access_refused_on_a_stale_schema_is_judged_again(api, companies, superuser, stale_after):
+    """A key for the model now named "companies", which this process's cached schema still
+    knows as another model: the cached schema would refuse it; the current one allows it."""
+    from accounts.services import apikey_create
+
+    create(api, "companies", {"name": "Acme"})
+
+    def replace():
+        services.data_model_delete(data_model=companies)
+        return services.data_model_create(name="companies", fields=[{"name": "title", "type": "text"}])
+
+    replacement = stale_after(replace)
+    _, raw = apikey_create(user=superuser, name="new companies only", models=["companies"], rate_limit="3/m")
+    api.credentials(HTTP_X_API_KEY=raw)
+
+    response = api.post(url("companies"), {"title": "Gamma"}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response["X-RateLimit-Remaining"] == "2"
+    assert table_rows(replacement) and count(replacement) == 1
