@@ -4,7 +4,8 @@ Classes live in a private apps registry (never Django's global one), are named
 `DM<id>` with attributes named after columns (`f_<id>`) so no user-chosen name can
 clash with Django's model API, and are cached per process under the schema
 version. `current_schema()` costs one indexed one-row query, so every request sees
-a change made by any process, and classes are rebuilt only after a change.
+a change made by any process, and classes are rebuilt only after a change. A create
+skips that query: its INSERT checks the stamp itself (`trust_cached_schema`).
 """
 
 from __future__ import annotations
