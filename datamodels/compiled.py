@@ -92,9 +92,9 @@ class Insert:
     """`INSERT … RETURNING` every column of a generated class: one statement writes a
     row and reads back what was stored (the database's rounding included).
 
-    Stamped, the record's id is `STAMP_GUARD`'s value: if the schema moved on since the
-    class was built, the id is NULL, PostgreSQL refuses the row, and nothing is written;
-    so a create checks the schema without a round trip of its own."""
+    Stamped, the record's id is `STAMP_GUARD`'s value: if a schema change committed
+    since the class was built, the id is NULL, PostgreSQL refuses the row, and nothing
+    is written; so a create checks the schema without a round trip of its own."""
 
     def __init__(self, model):
         self.fields = list(model._meta.local_concrete_fields)
@@ -104,7 +104,8 @@ class Insert:
         compiler.returning_fields = self.fields
         [(self.sql, _)] = compiler.as_sql()
         head, values, rest = self.sql.partition("VALUES (%s")
-        assert values and self.fields[0].primary_key, self.sql
+        if not values or not self.fields[0].primary_key:
+            raise RuntimeError(f"An INSERT that does not start with the id: {self.sql}")
         self.stamped_sql = f"{head}VALUES ({STAMP_GUARD}{rest}"
         columns = [field.get_col(model._meta.db_table) for field in self.fields]
         self.converters = list(compiler.get_converters(columns).items())

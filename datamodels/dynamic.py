@@ -14,10 +14,11 @@ import threading
 from dataclasses import dataclass, field as dc_field
 
 from django.apps.registry import Apps
-from django.db import connection, models
+from django.db import DatabaseError, connection, models
 from django.db.migrations.state import AppConfigStub
 
 from infinity import prefetch
+from infinity.exceptions import Conflict, InfinityError
 
 from .fieldtypes import field_type
 from .models import DataModel, Field
@@ -59,23 +60,11 @@ class Schema:
 
 
 STAMP_SQL = "SELECT version, xmin::text::bigint FROM datamodels_schemastate WHERE id = 1"
-# `value` while the schema stamp is still (v, w), NULL once it has moved on; in the
-# statement's snapshot (STABLE), its plan kept by the session. A subquery doing the same
-# costs PostgreSQL three times as much per INSERT (planned each time: 55 against 20 µs).
-GUARD_FUNCTION_SQL = """
-CREATE OR REPLACE FUNCTION infinity_if_schema(value text, v bigint, w bigint) RETURNS text
-LANGUAGE plpgsql STABLE AS $$
-DECLARE cv bigint; cw bigint;
-BEGIN
-    SELECT version, xmin::text::bigint INTO cv, cw FROM datamodels_schemastate WHERE id = 1;
-    IF coalesce(cv, 0) = v AND coalesce(cw, 0) = w THEN  -- no row reads as (0, 0), like `schema_stamp`
-        RETURN value;
-    END IF;
-    RETURN NULL;
-END
-$$
-"""
+# `value` while the schema stamp is still (v, w), NULL once it has moved on (the
+# function `infinity_if_schema`, migration 0007): writes check the stamp inside their
+# INSERT. A create that races a change still being committed comes before it.
 STAMP_GUARD = "infinity_if_schema(%s, %s, %s)"
+ATTEMPTS = 3  # a create is tried on at most this many schemas before it gives up
 
 
 class StaleSchema(Exception):
@@ -193,30 +182,54 @@ def request_schema(request) -> Schema:
 
 def trust_cached_schema(request) -> None:
     """Let the request work with the schema cached so far, unchecked (no stamp read): for
-    a create, whose INSERT checks the stamp itself (`STAMP_GUARD`). Whatever the request
-    refuses, or cannot write, on that trust is judged again after `recheck_schema`."""
+    creates, whose INSERTs check the stamp themselves (`STAMP_GUARD`); anything the
+    request refuses or cannot write on that trust is judged again (`on_current_schema`)."""
     cached = _cache["schema"]
     if cached is not None:
         request._infinity_schema, request._infinity_unchecked = cached, True
 
 
-def unchecked_stamp(request) -> tuple[int, int] | None:
-    """The stamp of the schema the request trusts unchecked; None once it is known current."""
-    if getattr(request, "_infinity_unchecked", False):
-        schema = request._infinity_schema
-        return schema.version, schema.writer
-    return None
+def is_trusted(request) -> bool:
+    """The request works with a schema nobody has checked is current."""
+    return getattr(request, "_infinity_unchecked", False)
+
+
+def request_stamp(request) -> tuple[int, int]:
+    """The stamp of the schema the request works with, for its writes to check."""
+    schema = request_schema(request)
+    return schema.version, schema.writer
 
 
 def confirm_schema(request) -> None:
-    """A write found the trusted stamp current: the schema is the request's for good."""
+    """A write found the stamp current: the schema is the request's for good."""
     request._infinity_unchecked = False
+
+
+def refresh_schema(request) -> bool:
+    """The current schema for the request, from a stamp read now (not one read ahead
+    earlier in the request); True when it differs from the one the request had."""
+    before = getattr(request, "_infinity_schema", None)
+    prefetch.forget(STAMP_SQL)
+    request._infinity_schema, request._infinity_unchecked = current_schema(), False
+    return request._infinity_schema is not before
 
 
 def recheck_schema(request) -> bool:
     """Check a trusted schema now; True when it had moved on (the request then holds the current one)."""
-    if unchecked_stamp(request) is None:
-        return False
-    trusted = request._infinity_schema
-    request._infinity_schema, request._infinity_unchecked = current_schema(), False
-    return request._infinity_schema is not trusted
+    return is_trusted(request) and refresh_schema(request)
+
+
+def on_current_schema(request, attempt, *, on_moved):
+    """`attempt()`, a create whose INSERTs carry `request_stamp` (so `StaleSchema` when the
+    schema moved), run again on the current schema, after `on_moved()` (access checked
+    again), when it met a moved stamp, or failed on a trusted schema that had moved."""
+    for _ in range(ATTEMPTS):
+        try:
+            return attempt()
+        except StaleSchema:
+            refresh_schema(request)
+        except (InfinityError, DatabaseError):
+            if not recheck_schema(request):
+                raise
+        on_moved()
+    raise Conflict("The model's definition changed while the record was being created; send it again")

@@ -155,8 +155,8 @@ def _atomic_unless_one_statement(clean: CleanRecord):
     return nullcontext()
 
 
-def records_create_bulk(*, entry: ModelEntry, items: list) -> list:
-    """Create every record of `items` in one transaction, or none."""
+def records_create_bulk(*, entry: ModelEntry, items: list, stamp: tuple[int, int] | None = None) -> list:
+    """Create every record of `items` in one transaction, or none (`stamp`: as in `record_create`)."""
     if not items or len(items) > MAX_BULK:
         raise ValidationFailed(
             "Invalid bulk request", details=[{"field": "body", "message": f"Send between 1 and {MAX_BULK} records"}]
@@ -172,7 +172,7 @@ def records_create_bulk(*, entry: ModelEntry, items: list) -> list:
         created = []
         for index, clean in enumerate(cleaned):
             with _unique_guard(entry, index=index), transaction.atomic():
-                created.append(_insert(entry, clean, now))
+                created.append(_insert(entry, clean, now, stamp))
         return created
 
 

@@ -60,6 +60,13 @@ def queue(sql: str, params=()) -> None:
         state.queued[key] = (sql, list(params))
 
 
+def forget(sql: str, params=()) -> None:
+    """Drop this read, queued or kept: the next `read()` of it asks the database."""
+    state, key = _state(connections[DEFAULT_DB_ALIAS]), _key(sql, params)
+    state.queued.pop(key, None)
+    state.fetched.pop(key, None)
+
+
 def read(sql: str, params=()) -> list[tuple]:
     """The rows of a SELECT: kept from an earlier round trip, else read now."""
     conn = connections[DEFAULT_DB_ALIAS]  # once: every `connection.x` looks the thread's one up

@@ -125,8 +125,9 @@ SYNCHRONOUS_COMMIT = os.environ.get("INFINITY_SYNCHRONOUS_COMMIT", "on").strip()
 if SYNCHRONOUS_COMMIT not in ("on", "off", "local", "remote_write", "remote_apply"):
     raise ImproperlyConfigured(
         f"INFINITY_SYNCHRONOUS_COMMIT must be on, off, local, remote_write or remote_apply, not {SYNCHRONOUS_COMMIT!r}")
-if SYNCHRONOUS_COMMIT != "on":
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c synchronous_commit={SYNCHRONOUS_COMMIT}"
+if SYNCHRONOUS_COMMIT != "on":  # after any `options` of DATABASE_URL (e.g. a search_path)
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c synchronous_commit={SYNCHRONOUS_COMMIT}".strip()
 # No per-request "SELECT 1" (a round trip on every request): a connection broken by a database
 # restart fails one request, is discarded, and the next request reconnects.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = False

@@ -5,18 +5,18 @@ Views parse the request, call selectors/services and render; nothing else.
 
 from __future__ import annotations
 
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import DataModelAccess
 from accounts.ratelimits import RateLimited
-from infinity.exceptions import BadRequest, InfinityError, NotFound, PreconditionFailed
+from infinity.exceptions import BadRequest, NotFound, PreconditionFailed
 
 from .. import lists, records, selectors
-from ..dynamic import (StaleSchema, confirm_schema, prefetch_schema, recheck_schema, request_schema,
-                       trust_cached_schema, unchecked_stamp)
+from ..dynamic import (confirm_schema, is_trusted, on_current_schema, prefetch_schema, recheck_schema,
+                       request_schema, request_stamp, trust_cached_schema)
 from ..fieldtypes.scalars import parse_datetime
 from ..idempotency import idempotent
 from ..query import parse_fields, parse_include
@@ -66,10 +66,12 @@ class RecordsAPIView(APIView):
     def initial(self, request, *args, **kwargs):
         # Queued reads ride with the request's first statement, the rate-limit count; they
         # are guessed from the schema cached so far, which the stamp read with them checks.
-        schema = prefetch_schema()
-        entry = schema.get(kwargs["model"]) if schema is not None else None
-        if entry is not None and request.method == "GET":
-            self.guess = self.read_ahead(entry, schema, request.query_params, **kwargs)
+        # A request trusting its schema reads no stamp: its writes check it.
+        if not is_trusted(request):
+            schema = prefetch_schema()
+            entry = schema.get(kwargs["model"]) if schema is not None else None
+            if entry is not None and request.method == "GET":
+                self.guess = self.read_ahead(entry, schema, request.query_params, **kwargs)
         super().initial(request, *args, **kwargs)
 
     def read_ahead(self, entry, schema, params, **kwargs):
@@ -86,8 +88,7 @@ class RecordListView(RecordsAPIView):
 
     def initial(self, request, *args, **kwargs):
         if request.method == "POST":
-            # A lone create checks the schema in its INSERT; anything else checks it below.
-            trust_cached_schema(request)
+            trust_cached_schema(request)  # creates check the schema in their INSERTs
         super().initial(request, *args, **kwargs)
 
     def read_ahead(self, entry, schema, params, **kwargs):
@@ -101,52 +102,39 @@ class RecordListView(RecordsAPIView):
     def post(self, request, model):
         data = request.data
         key = request.headers.get("Idempotency-Key")
-        if key is not None or not isinstance(data, dict):
-            self._recheck(request)
-            return self._post(request, model, data, key)
-        try:
-            return self._create_one(request, model, data)
-        except (InfinityError, StaleSchema, DatabaseError) as exc:
-            # Refused, or not written, on the trusted schema: judged again on the current one.
-            if not self._recheck(request) and not isinstance(exc, StaleSchema):
-                raise
-        return self._create_one(request, model, data)
 
-    def _recheck(self, request) -> bool:
-        """Check a trusted schema; if it had moved on, the caller's access again with the current one."""
-        if not recheck_schema(request):
-            return False
-        DataModelAccess().has_permission(request, self)
-        return True
+        def access_again():  # on a newer schema: access again, not the rate limit
+            DataModelAccess().has_permission(request, self)
 
-    def _create_one(self, request, model, data) -> Response:
-        schema, entry = resolve(request, model)
-        record = records.record_create(entry=entry, data=data, stamp=unchecked_stamp(request))
-        confirm_schema(request)  # the INSERT found the stamp current
-        return _created({"data": selectors.records_written(entry, schema, [record])[0]}, 201)
+        if key is not None and recheck_schema(request):
+            access_again()  # a replay writes nothing, so no INSERT would check its schema
+        return on_current_schema(request, lambda: self._post(request, model, data, key), on_moved=access_again)
 
     def _post(self, request, model, data, key):
         schema, entry = resolve(request, model)
         if key is None:
-            status, body = self._create(entry, schema, data)
+            status, body = self._create(request, entry, schema, data)
             return _created(body, status)
         status, body, replayed = idempotent(
             caller=caller_of(request), scope=f"records:{entry.name}", key=key, data=data,
-            action=lambda: self._create(entry, schema, data),
+            action=lambda: self._create(request, entry, schema, data),
         )
         response = _created(body, status)
         if replayed:
             response["Idempotent-Replayed"] = "true"
         return response
 
-    def _create(self, entry, schema, data) -> tuple[int, dict]:
+    def _create(self, request, entry, schema, data) -> tuple[int, dict]:
+        stamp = request_stamp(request)
         if isinstance(data, list):
-            created = records.records_create_bulk(entry=entry, items=data)
-            return 201, {"data": selectors.records_written(entry, schema, created)}
-        if not isinstance(data, dict):
+            created = records.records_create_bulk(entry=entry, items=data, stamp=stamp)
+        elif isinstance(data, dict):
+            created = [records.record_create(entry=entry, data=data, stamp=stamp)]
+        else:
             raise BadRequest("The body must be a JSON object, or an array of objects")
-        record = records.record_create(entry=entry, data=data)
-        return 201, {"data": selectors.records_written(entry, schema, [record])[0]}
+        confirm_schema(request)  # written, on a current schema: nothing after this is tried again
+        rendered = selectors.records_written(entry, schema, created)
+        return 201, {"data": rendered if isinstance(data, list) else rendered[0]}
 
 
 class RecordDetailView(RecordsAPIView):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -48,3 +49,16 @@ def test_an_unknown_value_stops_the_process_with_a_clear_message():
     assert done.returncode != 0
     assert "INFINITY_SYNCHRONOUS_COMMIT must be on, off, local, remote_write or remote_apply, not 'sometimes'" in done.stderr
     assert done.stdout == ""
+
+
+def test_it_keeps_the_connection_options_of_database_url():
+    """`?options=` in DATABASE_URL (a search_path, say) survives; the setting comes after it."""
+    code = ("import django, json; from django.conf import settings; django.setup(); "
+            "print(json.dumps(settings.DATABASES['default'].get('OPTIONS', {})))")
+    environment = {k: v for k, v in os.environ.items() if k != "INFINITY_SYNCHRONOUS_COMMIT"}
+    environment.update(DJANGO_SETTINGS_MODULE="infinity.settings", INFINITY_SYNCHRONOUS_COMMIT="off",
+                       DATABASE_URL="postgresql://infinity@db.example.com:5432/infinity?options=-c%20search_path%3Dapp")
+    done = subprocess.run([sys.executable, "-c", code], env=environment, cwd=settings.BASE_DIR,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"options": "-c search_path=app -c synchronous_commit=off"}

@@ -10,9 +10,11 @@ undone and answered right; so is a create.
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from datamodels import dynamic, services
@@ -261,3 +263,70 @@ def test_access_refused_on_a_stale_schema_is_judged_again(api, companies, superu
     assert response.status_code == 201, response.content
     assert response["X-RateLimit-Remaining"] == "2"
     assert table_rows(replacement) and count(replacement) == 1
+
+
+def test_a_create_reads_no_stamp_even_beside_its_rate_limit_count(limited_api, companies):
+    """The count (in PostgreSQL without Redis) carries no stamp read a later check could
+    mistake for a current one: the INSERT is where the stamp is read."""
+    create(limited_api, "companies", {"name": "Acme"})
+
+    response, sql = statements(limited_api.post, url("companies"), {"name": "Beta"})
+
+    assert response.status_code == 201
+    assert sql[-1].startswith(f'INSERT INTO "{companies.db_table}"')
+    assert not any("FROM datamodels_schemastate" in statement for statement in sql)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_waiting_on_a_schema_change_is_made_on_the_new_schema(limited_api, companies):
+    """Another connection drops a field while this create runs (no test transaction
+    around it: the INSERT runs alone, as in production). The INSERT waits for the
+    change's lock, then finds the column gone; the create is made again on the schema
+    as read after that, and counted once."""
+    create(limited_api, "companies", {"name": "Acme", "country": "NL"})
+    locked = threading.Event()
+
+    def drop_country():
+        try:
+            with transaction.atomic():
+                services.field_delete(field=companies.fields.get(name="country"))
+                locked.set()
+                time.sleep(0.5)  # the create below is waiting for this lock by now
+        finally:
+            connection.close()  # this thread's own
+
+    other = threading.Thread(target=drop_country)
+    other.start()
+    assert locked.wait(30)
+    response = limited_api.post(url("companies"), {"name": "Beta"}, format="json")
+    other.join()
+
+    assert response.status_code == 201, response.content
+    assert set(response.json()["data"]) == {"id", "created_at", "updated_at", "name"}
+    assert response["X-RateLimit-Remaining"] == "1"  # 3/m: the first create, this one
+    assert count(companies) == 2
+
+
+def test_a_bulk_create_on_a_schema_changed_elsewhere_is_judged_on_the_current_one(api, companies, stale_after):
+    create(api, "companies", {"name": "Acme"})
+    country = companies.fields.get(name="country")
+    stale_after(lambda: services.field_update(field=country, required=True))
+
+    response = api.post(url("companies"), [{"name": "Beta", "country": "NL"}, {"name": "Gamma"}], format="json")
+
+    assert error_of(response, 400, "VALIDATION_ERROR")["details"] == [
+        {"field": "country", "message": "This field is required", "index": 1}]
+    assert count(companies) == 1
+
+
+def test_an_idempotent_create_on_a_schema_changed_elsewhere_is_judged_on_the_current_one(api, companies, stale_after):
+    create(api, "companies", {"name": "Acme"})
+    country = companies.fields.get(name="country")
+    stale_after(lambda: services.field_update(field=country, required=True))
+
+    response = api.post(url("companies"), {"name": "Beta"}, format="json", HTTP_IDEMPOTENCY_KEY="beta-1")
+
+    assert error_of(response, 400, "VALIDATION_ERROR")["details"] == [
+        {"field": "country", "message": "This field is required"}]
+    assert count(companies) == 1
+    assert fetch("SELECT count(*) FROM datamodels_idempotencykey") == [(0,)]
