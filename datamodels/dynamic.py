@@ -58,6 +58,11 @@ class Schema:
     def get(self, name: str) -> ModelEntry | None:
         return self.by_name.get(name)
 
+    @property
+    def stamp(self) -> tuple[int, int]:
+        """What `schema_stamp` read when these classes were built; writes check it (`STAMP_GUARD`)."""
+        return self.version, self.writer
+
 
 STAMP_SQL = "SELECT version, xmin::text::bigint FROM datamodels_schemastate WHERE id = 1"
 # `value` while the schema stamp is still (v, w), NULL once it has moved on (the
@@ -99,11 +104,11 @@ def current_schema() -> Schema:
     """The schema as of now: cached classes unless another process changed a definition."""
     stamp = schema_stamp()
     cached = _cache["schema"]
-    if cached is not None and (cached.version, cached.writer) == stamp:
+    if cached is not None and cached.stamp == stamp:
         return cached
     with _lock:
         cached = _cache["schema"]
-        if cached is None or (cached.version, cached.writer) != stamp:
+        if cached is None or cached.stamp != stamp:
             _cache["schema"] = build_schema(stamp[0], writer=stamp[1])
         return _cache["schema"]
 
@@ -194,12 +199,6 @@ def is_trusted(request) -> bool:
     return getattr(request, "_infinity_unchecked", False)
 
 
-def request_stamp(request) -> tuple[int, int]:
-    """The stamp of the schema the request works with, for its writes to check."""
-    schema = request_schema(request)
-    return schema.version, schema.writer
-
-
 def confirm_schema(request) -> None:
     """A write found the stamp current: the schema is the request's for good."""
     request._infinity_unchecked = False
@@ -220,7 +219,7 @@ def recheck_schema(request) -> bool:
 
 
 def on_current_schema(request, attempt, *, on_moved):
-    """`attempt()`, a create whose INSERTs carry `request_stamp` (so `StaleSchema` when the
+    """`attempt()`, a create whose INSERTs carry its schema's `stamp` (so `StaleSchema` when the
     schema moved), run again on the current schema, after `on_moved()` (access checked
     again), when it met a moved stamp, or failed on a trusted schema that had moved."""
     for _ in range(ATTEMPTS):

@@ -138,8 +138,8 @@ def _raise_if(errors: list) -> None:
 def record_create(*, entry: ModelEntry, data: dict, stamp: tuple[int, int] | None = None):
     """Create one record; `created_at` and `updated_at` are the same instant.
 
-    `stamp` is that of the schema `entry` comes from when nobody checked it is current:
-    the INSERT checks it, and raises `StaleSchema` having written nothing if it is not.
+    `stamp` is that of the schema `entry` comes from: the INSERT checks it is still
+    current, and raises `StaleSchema` having written nothing if it is not.
     """
     clean, errors = clean_record(entry, data, partial=False)
     _raise_if(errors)

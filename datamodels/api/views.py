@@ -16,7 +16,7 @@ from infinity.exceptions import BadRequest, NotFound, PreconditionFailed
 
 from .. import lists, records, selectors
 from ..dynamic import (confirm_schema, is_trusted, on_current_schema, prefetch_schema, recheck_schema,
-                       request_schema, request_stamp, trust_cached_schema)
+                       request_schema, trust_cached_schema)
 from ..fieldtypes.scalars import parse_datetime
 from ..idempotency import idempotent
 from ..query import parse_fields, parse_include
@@ -125,7 +125,7 @@ class RecordListView(RecordsAPIView):
         return response
 
     def _create(self, request, entry, schema, data) -> tuple[int, dict]:
-        stamp = request_stamp(request)
+        stamp = schema.stamp
         if isinstance(data, list):
             created = records.records_create_bulk(entry=entry, items=data, stamp=stamp)
         elif isinstance(data, dict):
