@@ -8,6 +8,6 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "infinity.settings")
 application = get_wsgi_application()
 
-# What is loaded by now (Django, the apps, the URLconf) lives as long as the process:
+# What is loaded by now (Django, the apps, the middleware) lives as long as the process:
 # frozen, the cyclic collector stops walking it on every full collection.
 gc.freeze()

@@ -13,7 +13,7 @@ LOAD = ("import gc; before = gc.get_freeze_count(); import infinity.wsgi as w; "
 
 
 def test_loading_the_app_freezes_what_lives_as_long_as_the_process():
-    """Django, the apps and the URLconf are frozen, so full collections stop walking them."""
+    """Django, the apps and the middleware are frozen, so full collections stop walking them."""
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "infinity.settings"}
     done = subprocess.run([sys.executable, "-c", LOAD], env=environment, cwd=settings.BASE_DIR,
                           capture_output=True, text=True, timeout=60)
