@@ -3,6 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+pytest_plugins = ["infinity.testing.browser"]
+
 
 @pytest.fixture
 def client_api():
