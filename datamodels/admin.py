@@ -62,6 +62,14 @@ class FieldInline(admin.StackedInline):
         *((title, {"classes": ("collapse", css), "fields": fields}) for title, css, fields in OPTION_GROUPS),
     )
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "related_model":
+            # A plain list of models: the admin's add/change/delete buttons next to it would
+            # open another model's pages (its delete page, even) from inside this row.
+            formfield.widget = formfield.widget.widget
+        return formfield
+
     # Fields are part of a model's definition: whoever may define models may edit them.
     def _may_define(self, request) -> bool:
         return request.user.has_perm("datamodels.add_datamodel") or request.user.has_perm("datamodels.change_datamodel")

@@ -132,7 +132,7 @@ class FieldForm(forms.ModelForm):
     class Meta:
         model = Field
         fields = FIELD_ATTRS
-        labels = {"min_value": "min", "max_value": "max", "related_model": "to"}
+        labels = {"min_value": "Min", "max_value": "Max", "related_model": "To"}
         help_texts = {"related_model": "For relations: the model it points to", "many": "For relations: to-many"}
 
     def __init__(self, *args, **kwargs):

@@ -96,7 +96,8 @@ def test_add_a_model_with_fields_of_several_types(builder):
     assert (price.min_value, price.decimal_places) == (0, 2)
     assert (status.choices, status.default) == (["new", "used"], "new")
     assert table_columns(data_model) == {
-        "id": "character varying(30)", "created_at": "timestamp with time zone", "updated_at": "timestamp with time zone",
+        "id": "character varying(30)",
+        "created_at": "timestamp with time zone", "updated_at": "timestamp with time zone",
         code.column: "text", price.column: "numeric(38,2)", status.column: "text",
     }
     # The saved page shows the three fields and one blank row for the next.
@@ -119,29 +120,50 @@ def test_add_a_field_to_an_existing_model_fills_its_default_into_existing_record
     assert values(field(gadgets, "code")) == ["a1", "a2"]
 
 
-def test_add_a_relation_picking_its_target_from_the_list(builder, gadgets):
-    makers = services.data_model_create(name="makers", fields=[{"name": "name", "type": "text"}])
+def test_add_relations_picking_their_target_from_the_list(builder, gadgets):
+    makers = services.data_model_create(name="makers", label="Maker", fields=[{"name": "name", "type": "text"}])
     builder.open_change(gadgets)
-    new = builder.rows().count() - 1
-    builder.set(new, name="maker", type="relation")
-    assert builder.input(new, "related_model").is_visible()
-    builder.set(new, related_model="makers")
+    maker = builder.rows().count() - 1
+    builder.set(maker, name="maker", type="relation")
+    assert builder.input(maker, "related_model").is_visible()
+    builder.set(maker, related_model="Maker")
+    # Just the list: no buttons that would edit or delete the target model from this row.
+    assert builder.row(maker).locator(".related-widget-wrapper-link").count() == 0
+    parts = builder.add_row()
+    builder.set(parts, name="parts", type="relation", related_model="Maker", many=True)
 
     builder.save()
 
     assert builder.error_note() is None, builder.all_row_errors()
-    maker = field(gadgets, "maker")
+    maker, parts = field(gadgets, "maker"), field(gadgets, "parts")
     assert (maker.type, maker.related_model_id, maker.many) == ("relation", makers.pk, False)
+    assert (parts.type, parts.related_model_id, parts.many) == ("relation", makers.pk, True)
     assert table_columns(gadgets)[maker.column] == table_columns(makers)["id"]
+    assert parts.column not in table_columns(gadgets) and table_exists(parts.join_table)
     foreign_keys = fetch(
         "SELECT confrelid::regclass::text FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'f'",
         [gadgets.db_table],
     )
     assert foreign_keys == [(makers.db_table,)]
-    # Back on the page, the relation's group is open and shows the target.
-    row = builder.index_of("maker")
-    assert builder.input(row, "related_model").is_visible()
-    assert builder.input(row, "related_model").locator("option:checked").inner_text() == "makers"
+    # Back on the page, each relation's group is open and shows its target.
+    for name in ("maker", "parts"):
+        target = builder.input(builder.index_of(name), "related_model")
+        assert target.is_visible() and target.locator("option:checked").inner_text() == "Maker"
+
+
+def test_add_a_vector_that_embeds_text_fields(builder, gadgets):
+    builder.open_change(gadgets)
+    new = builder.rows().count() - 1
+    builder.set(new, name="embedding", type="vector")
+    assert builder.input(new, "dimensions").is_visible()
+    builder.set(new, dimensions=3, source_fields="code, notes")
+
+    builder.save()
+
+    assert builder.error_note() is None, builder.all_row_errors()
+    embedding = field(gadgets, "embedding")
+    assert (embedding.dimensions, embedding.source_fields) == (3, ["code", "notes"])
+    assert table_columns(gadgets)[embedding.column] == "vector(3)"
 
 
 # --- what a browser posts back -------------------------------------------------------------------
@@ -218,15 +240,17 @@ def test_half_filled_new_rows_get_their_errors_until_they_are_fixed(builder, gad
 # --- changing fields ----------------------------------------------------------------------------
 
 
-def test_rename_a_field_keeps_its_column_and_values(builder, gadgets):
+def test_rename_a_field_and_its_model_keeps_columns_and_values(builder, gadgets):
     add_records("gadgets", {"code": "a1"}, {"code": "b2"})
     code = field(gadgets, "code")
     builder.open_change(gadgets)
     builder.set(builder.index_of("code"), name="sku")
+    builder.page.fill("#id_name", "devices")  # the model too, in the same save
 
     builder.save()
 
-    assert builder.error_note() is None, builder.all_row_errors()
+    assert builder.messages() == ["The data model “devices” was changed successfully. You may edit it again below."]
+    assert DataModel.objects.get(pk=gadgets.pk).name == "devices"
     assert stored_fields(gadgets) == [("sku", "text"), ("notes", "text")]
     sku = field(gadgets, "sku")
     assert sku.pk == code.pk and sku.column in table_columns(gadgets)
@@ -302,7 +326,8 @@ def test_delete_a_model_after_a_confirmation_that_counts_its_records(builder, ga
         builder.page.get_by_role("link", name="Delete", exact=True).click()
 
     page = builder.page
-    assert page.locator("#deleted-objects").inner_text() == f"gadgets: table {gadgets.db_table}, its 2 fields and 3 records"
+    objects = page.locator("#deleted-objects").inner_text()
+    assert objects == f"gadgets: table {gadgets.db_table}, its 2 fields and 3 records"
     summary = page.locator("#content ul").first.all_inner_texts()[0].splitlines()
     assert summary == ["Data models: 1", "Fields: 2", "Records: 3"]
     assert DataModel.objects.filter(pk=gadgets.pk).exists()  # nothing yet
