@@ -126,7 +126,7 @@ class FieldForm(forms.ModelForm):
     )
     force = forms.BooleanField(
         required=False, label="Force the change",
-        help_text="Change the type even where stored values do not convert: those become empty.",
+        help_text="Apply this field's change even where stored values do not convert: those become empty.",
     )
 
     class Meta:
