@@ -17,9 +17,36 @@ from django.utils.html import format_html
 from infinity.exceptions import SchemaError
 
 from .admin_records import RecordsBrowser
+from .fieldtypes import REGISTRY
 from .forms import DataModelForm, FieldForm, FieldInlineFormSet
 from .models import DataModel, Field
+from .rowcount import row_count
 from .services import data_model_create, data_model_delete, data_model_update
+
+
+# The collapsed groups of type-specific options: (title, class naming the group, form fields).
+OPTION_GROUPS = (
+    ("Text and number options", "options-text-number",
+     (("max_length", "regex"), ("min_value", "max_value", "decimal_places"))),
+    ("Choices (select, multi select)", "options-choices", ("choices",)),
+    ("Relation", "options-relation", (("related_model", "many"),)),
+    ("Vector", "options-vector", (("dimensions", "source_fields"),)),
+)
+# `FieldType.options` names options as the API does; these are the form fields editing them.
+OPTION_FORM_FIELDS = {"min": "min_value", "max": "max_value", "to": "related_model"}
+
+
+def _flat(fields) -> set[str]:
+    return {name for line in fields for name in ((line,) if isinstance(line, str) else line)}
+
+
+def option_groups_by_type() -> dict[str, list[str]]:
+    """Each field type's option groups (their classes): the page opens them when the type is picked."""
+    groups = {}
+    for name, kind in REGISTRY.items():
+        options = {OPTION_FORM_FIELDS.get(option, option) for option in kind.options}
+        groups[name] = [css for _, css, fields in OPTION_GROUPS if options & _flat(fields)]
+    return groups
 
 
 class FieldInline(admin.StackedInline):
@@ -32,14 +59,16 @@ class FieldInline(admin.StackedInline):
     extra = 1
     fieldsets = (
         (None, {"fields": (("name", "type"), ("required", "unique", "indexed"), "default", "help_text", "force")}),
-        ("Text and number options", {
-            "classes": ("collapse",),
-            "fields": (("max_length", "regex"), ("min_value", "max_value", "decimal_places")),
-        }),
-        ("Choices (select, multi select)", {"classes": ("collapse",), "fields": ("choices",)}),
-        ("Relation", {"classes": ("collapse",), "fields": (("related_model", "many"),)}),
-        ("Vector", {"classes": ("collapse",), "fields": (("dimensions", "source_fields"),)}),
+        *((title, {"classes": ("collapse", css), "fields": fields}) for title, css, fields in OPTION_GROUPS),
     )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "related_model":
+            # A plain list of models: the admin's add/change/delete buttons next to it would
+            # open another model's pages (its delete page, even) from inside this row.
+            formfield.widget = formfield.widget.widget
+        return formfield
 
     # Fields are part of a model's definition: whoever may define models may edit them.
     def _may_define(self, request) -> bool:
@@ -56,6 +85,11 @@ class FieldInline(admin.StackedInline):
 
     def has_view_permission(self, request, obj=None):
         return self._may_define(request) or request.user.has_perm("datamodels.view_datamodel")
+
+
+def counted(number: int, noun: str) -> str:
+    """`3 records`, `1 record`, `no records`."""
+    return f"{number or 'no'} {noun}{'' if number == 1 else 's'}"
 
 
 @admin.register(DataModel)
@@ -110,6 +144,10 @@ class DataModelAdmin(admin.ModelAdmin):
             request.schema_error = exc.message
             return super().changeform_view(request, object_id, form_url, extra_context)
 
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["field_option_groups"] = option_groups_by_type()
+        return super().render_change_form(request, context, *args, **kwargs)
+
     def save_model(self, request, obj, form, change):
         values = {name: form.cleaned_data[name] for name in ("name", "label", "description")}
         if not change:
@@ -133,10 +171,17 @@ class DataModelAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:datamodels_datamodel_change", args=[object_id]))
 
     def get_deleted_objects(self, objs, request):
-        """What a delete drops; refusals (relations pointing here) come from the service on confirm."""
-        summary = [f"{obj.name}: table {obj.db_table}, its {obj.fields.count()} field(s) and all its records"
-                   for obj in objs]
-        return summary, {self.opts.verbose_name_plural: len(objs)}, set(), []
+        """What a delete drops, counted; relations from other models protect it (the page says so)."""
+        summary, records, fields = [], 0, 0
+        for obj in objs:
+            count, field_count = row_count(obj.pk), obj.fields.count()
+            records, fields = records + count, fields + field_count
+            summary.append(f"{obj.name}: table {obj.db_table}, its {counted(field_count, 'field')} "
+                           f"and {counted(count, 'record')}")
+        incoming = Field.objects.filter(related_model__in=objs).exclude(data_model__in=objs)
+        protected = [f"{field.data_model.name}.{field.name}" for field in incoming.select_related("data_model")]
+        totals = {self.opts.verbose_name_plural: len(objs), "fields": fields, "records": records}
+        return summary, totals, set(), protected
 
     def delete_model(self, request, obj):
         data_model_delete(data_model=obj)

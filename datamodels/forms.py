@@ -77,6 +77,12 @@ class CommaListField(forms.CharField):
     def prepare_value(self, value):
         return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
 
+    def has_changed(self, initial, data):
+        # Compare as lists: a blank new row starts from None and posts "", both no items.
+        # (CharField's test saw `None` vs `[]` as a change, so the browser's untouched
+        # extra row was validated, and refused for its empty name.)
+        return not self.disabled and self.to_python(initial) != self.to_python(data)
+
 
 # --- the model builder ---------------------------------------------------------------
 
@@ -119,14 +125,14 @@ class FieldForm(forms.ModelForm):
         required=False, help_text="For vectors: text fields whose joined text is embedded, e.g. name, bio"
     )
     force = forms.BooleanField(
-        required=False, label="force",
-        help_text="Convert anyway: values that do not fit become empty.",
+        required=False, label="Force the change",
+        help_text="Apply this field's change even where stored values do not convert: those become empty.",
     )
 
     class Meta:
         model = Field
         fields = FIELD_ATTRS
-        labels = {"min_value": "min", "max_value": "max", "related_model": "to"}
+        labels = {"min_value": "Min", "max_value": "Max", "related_model": "To"}
         help_texts = {"related_model": "For relations: the model it points to", "many": "For relations: to-many"}
 
     def __init__(self, *args, **kwargs):
@@ -134,6 +140,8 @@ class FieldForm(forms.ModelForm):
         if self.instance.pk is None:
             # A blank extra row counts as unchanged, so an untouched one is not validated.
             self.initial.setdefault("type", "text")
+            # Forcing converts stored values, and a new field has none: no box to wonder about.
+            self.fields["force"].widget = forms.HiddenInput()
         self.candidate: Field | None = None
 
     def validate_unique(self):

@@ -5,6 +5,7 @@ the real PostgreSQL tables, and checks both the page and what is stored.
 """
 
 import json
+import re
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -17,6 +18,9 @@ from datamodels.forms import RecordForm, record_values
 from datamodels.models import DataModel, Field
 from datamodels.records import record_create
 from infinity.exceptions import SchemaError
+
+from .conftest import schema_version
+from .rendered_form import rendered_form_data
 
 ADD_URL = "/admin/datamodels/datamodel/add/"
 PASSWORD = "s3cret-pass-123"
@@ -304,9 +308,12 @@ def test_deleting_a_model_others_relate_to_shows_the_message_and_deletes_nothing
                                                           "related_model": companies}])
     delete_url = f"/admin/datamodels/datamodel/{companies.pk}/delete/"
 
-    assert admin_client.get(delete_url).status_code == 200
+    confirm = admin_client.get(delete_url).content.decode()
     response = admin_client.post(delete_url, {"post": "yes"}, follow=True)
 
+    assert "cannot be deleted while relations of other models point to it" in confirm
+    assert re.search(r'<ul id="deleted-objects">\s*<li>customers.company</li>\s*</ul>', confirm)
+    assert "Yes, I’m sure" not in confirm
     assert response.status_code == 200
     assert "customers.company" in response.content.decode()
     assert DataModel.objects.filter(pk=companies.pk).exists()
@@ -322,6 +329,65 @@ def test_deleting_a_model_drops_its_table(admin_client):
     assert response.status_code == 302
     assert not DataModel.objects.exists()
     assert not table_exists(data_model.db_table)
+
+
+def page_post(client, url, **changes):
+    """GET the page, then the POST its form makes untouched (as rendered), with `changes` typed in."""
+    data = rendered_form_data(client.get(url).content.decode(), "datamodel_form")
+    return client.post(url, {**data, **changes, "_continue": "Save and continue editing"})
+
+
+@pytest.mark.django_db
+def test_an_untouched_change_page_saves_and_changes_nothing(admin_client):
+    companies = services.data_model_create(name="companies", fields=[{"name": "name", "type": "text"}])
+    data_model = services.data_model_create(name="customers", fields=[
+        {"name": "name", "type": "text", "required": True, "max_length": 50, "regex": "^[A-Z]"},
+        {"name": "status", "type": "select", "choices": ["active", "inactive"], "default": "active"},
+        {"name": "total", "type": "number", "min_value": 0, "decimal_places": 2, "default": 1.5},
+        {"name": "company", "type": "relation", "related_model": companies},
+        {"name": "embedding", "type": "vector", "dimensions": 2, "source_fields": ["name"]},
+    ])
+    before = list(Field.objects.order_by("id").values())
+    version = schema_version()
+
+    response = page_post(admin_client, change_url(data_model))
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert list(Field.objects.order_by("id").values()) == before
+    assert schema_version() == version
+
+
+@pytest.mark.django_db
+def test_the_add_page_with_its_blank_field_row_untouched_adds_a_model(admin_client):
+    response = page_post(admin_client, ADD_URL, name="notes")
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert DataModel.objects.get(name="notes").fields.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_new_row_given_only_a_type_is_validated(admin_client):
+    data_model = services.data_model_create(name="parts", fields=[{"name": "code", "type": "text"}])
+
+    response = page_post(admin_client, change_url(data_model), **{"fields-1-type": "integer"})
+
+    assert response.status_code == 200
+    assert response.context["inline_admin_formsets"][0].formset.errors == [{}, {"name": ["This field is required."]}]
+    assert data_model.fields.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_delete_confirmation_counts_fields_and_records(admin_client):
+    data_model = services.data_model_create(name="notes", fields=[
+        {"name": "body", "type": "long_text"}, {"name": "title", "type": "text"},
+    ])
+    for title in ("a", "b", "c"):
+        create_record("notes", title=title)
+
+    page = admin_client.get(f"/admin/datamodels/datamodel/{data_model.pk}/delete/").content.decode()
+
+    assert f"notes: table {data_model.db_table}, its 2 fields and 3 records" in page
+    assert "<li>Records: 3</li>" in page and "<li>Fields: 2</li>" in page
 
 
 # --- the records browser ---------------------------------------------------------------------
