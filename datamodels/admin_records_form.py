@@ -191,6 +191,14 @@ def record_values(entry, record) -> dict:
     return values
 
 
+def _fit_rows(form_field, value, most: int = 40) -> None:
+    """Grow a text box to show a long value whole (up to `most` lines, then it scrolls)."""
+    text = value if isinstance(value, str) else form_field.prepare_value(value)
+    cols = int(form_field.widget.attrs.get("cols", 80))
+    lines = sum(1 + len(line) // cols for line in (text or "").splitlines())
+    form_field.widget.attrs["rows"] = max(int(form_field.widget.attrs.get("rows", 4)), min(lines, most))
+
+
 class RecordForm(forms.Form):
     """One form field per data-model field; values are checked by `datamodels.records`, not here."""
 
@@ -206,6 +214,8 @@ class RecordForm(forms.Form):
                 form_field = relation_form_field(field, entry, schema, admin_site)
             else:
                 form_field = FORM_FIELDS[field.type](field)
+            if field.type in ("long_text", "json", "vector"):
+                _fit_rows(form_field, self.initial.get(field.name))
             form_field.label = field.name
             form_field.help_text = " ".join(filter(None, [field.help_text, form_field.help_text, HELP.get(field.type)]))
             self.fields[field.name] = form_field
