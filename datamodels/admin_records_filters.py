@@ -173,3 +173,14 @@ def filters_for(entry, relation_field) -> list:
         elif field.type == "relation":
             filters.append(partial(RelationFilter, field, entry, relation_field(field)))
     return filters
+
+
+def filter_parameters(entry) -> frozenset[str]:
+    """Every query parameter the filters of `filters_for(entry)` read."""
+    names = set()
+    for field in entry.fields:
+        if field.type in ("select", "multi_select", "boolean", "relation"):
+            names.add(field.name + EXACT)
+        elif field.type in RANGE_INPUTS:
+            names.update((field.name + GTE, field.name + LTE))
+    return frozenset(names)

@@ -224,6 +224,24 @@ def test_a_bad_range_bound_shows_the_api_message_and_filters_nothing(admin_clien
     assert "from: Must be an integer" in page and "to: Must be a date as YYYY-MM-DD" in page
 
 
+@pytest.mark.django_db
+def test_raw_column_lookups_are_refused(admin_client, filterable):
+    customers, *_ = filterable
+    column = current_schema().get("customers").by_name["name"].column
+
+    assert admin_client.get(records_url(customers), {f"{column}__regex": "a"}).status_code == 400
+    assert admin_client.get(records_url(customers), {"nosuchfield": "1"}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_nul_characters_in_filters_match_nothing_and_break_nothing(admin_client, filterable):
+    customers, *_ = filterable
+
+    for params in ({"status__exact": "a\x00"}, {"company__exact": "rec_\x00"}, {"visits__gte": "1\x00"}):
+        response = admin_client.get(records_url(customers), params)
+        assert response.status_code == 200 and shown_names(response) == ["cid", "bob", "ann"], params
+
+
 # --- bulk delete ------------------------------------------------------------------------------
 
 
@@ -266,6 +284,17 @@ def test_bulk_delete_across_every_page_of_a_filter(admin_client, customers):
 
 
 @pytest.mark.django_db
+def test_bulk_delete_of_an_impossible_id_is_refused(admin_client, customers):
+    record = create_record("customers", name="Ada")
+
+    response = admin_client.post(records_url(customers), {"action": "delete_selected", "post": "yes",
+                                                          "_selected_action": [record.pk, "rec_\x00"]})
+
+    assert response.status_code == 400
+    assert records_of(customers).count() == 1
+
+
+@pytest.mark.django_db
 def test_delete_one_record(admin_client, customers):
     record = create_record("customers", name="Ada")
 
@@ -288,10 +317,12 @@ def test_autocomplete_searches_the_target_records(admin_client, customers):
 
     found = admin_client.get(url, {"term": "acm", "field_name": column, "app_label": "dynamic", "model_name": "x"})
     unknown_field = admin_client.get(url, {"term": "acm", "field_name": "f_0"})
+    nul = admin_client.get(url, {"term": "e\x00", "field_name": column})
 
     assert found.status_code == 200
     assert found.json() == {"results": [{"id": acme.pk, "text": f"{acme.pk} — Acme"}], "pagination": {"more": False}}
     assert unknown_field.status_code == 403
+    assert nul.status_code == 200 and len(nul.json()["results"]) == 2  # NUL dropped: "e" matches both
 
 
 @pytest.mark.django_db
