@@ -124,6 +124,33 @@ def test_list_reads_a_page_in_a_fixed_number_of_queries(admin_client, customers)
 
 
 @pytest.mark.django_db
+def test_other_modules_add_buttons_to_the_object_tools(admin_client, customers, monkeypatch):
+    from datamodels import admin_records
+
+    monkeypatch.setattr(admin_records, "TOOLS", [lambda request, entry: [(f"Export {entry.name}", "/export/")]])
+
+    page = admin_client.get(records_url(customers)).content.decode()
+
+    assert f'<a href="{records_url(customers, "add")}" class="addlink">Add record</a>' in page
+    assert '<li><a href="/export/">Export customers</a></li>' in page
+
+
+@pytest.mark.django_db
+def test_the_record_page_reads_in_a_fixed_number_of_queries(admin_client, customers):
+    companies = [create_record("companies", name=f"co{n}") for n in range(12)]
+    few = create_record("customers", name="few", company=companies[0].pk, suppliers=[companies[0].pk])
+    many = create_record("customers", name="many", company=companies[0].pk, suppliers=[c.pk for c in companies])
+    admin_client.get(records_url(customers, few.pk))
+    with CaptureQueriesContext(connection) as one:
+        admin_client.get(records_url(customers, few.pk))
+    with CaptureQueriesContext(connection) as twelve:
+        page = admin_client.get(records_url(customers, many.pk)).content.decode()
+
+    assert page.count(" selected>") == 12 + 3  # 12 suppliers; company, status and vip
+    assert len(twelve) == len(one)
+
+
+@pytest.mark.django_db
 def test_pages_of_fifty_newest_first_with_the_total(admin_client, customers):
     for number in range(55):
         create_record("customers", name=f"customer {number:02d}")
