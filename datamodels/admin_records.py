@@ -98,7 +98,9 @@ def delete_selected(modeladmin, request, queryset):
     """Django's bulk delete (confirmation page, then `delete_queryset`), on our pages."""
     response = admin_actions.delete_selected(modeladmin, request, queryset)
     if response is not None:
-        response.context_data.update(modeladmin.page_context(), count=len(queryset))
+        count = len(queryset)
+        response.context_data.update(modeladmin.page_context(), count=count,
+                                     title=f"Delete {count} record{'s' if count != 1 else ''}")
     return response
 
 

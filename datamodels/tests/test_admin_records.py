@@ -285,6 +285,7 @@ def test_bulk_delete_asks_with_the_count_then_deletes_through_the_services(admin
 
     assert confirm.status_code == 200
     assert "Delete <strong>3 records</strong> of customers?" in confirm.content.decode()
+    assert "<h1>Delete 3 records</h1>" in confirm.content.decode()
     assert done.status_code == 302
     assert list(records_of(customers).values_list("pk", flat=True)) == [kept.pk]
     assert "Successfully deleted 3 records." in admin_client.get(done.url).content.decode()

@@ -204,6 +204,7 @@ def test_bulk_delete_confirms_with_the_count(admin_page, shop):
 
     assert "Delete 2 records of customers?" in admin_page.locator("#delete-summary").inner_text()
     assert customer_ids() == {kept.pk, *(r.pk for r in doomed)}  # nothing yet
+    screenshot(admin_page, "records-delete-confirmation.png")
     admin_page.get_by_role("button", name="Yes, delete 2 records").click()
 
     assert "Successfully deleted 2 records." in admin_page.locator("ul.messagelist").inner_text()
