@@ -124,8 +124,9 @@ class RecordAdmin(admin.ModelAdmin):
         super().__init__(entry.model, admin_site)
         self.list_display = ["id", "created_at"]
         for field in entry.fields:
-            setattr(self, f"show_{field.name}", column_for(field, schema))
-            self.list_display.append(f"show_{field.name}")
+            # `cell_`: no ModelAdmin attribute starts so (a field named `facets` must not replace `show_facets`).
+            setattr(self, f"cell_{field.name}", column_for(field, schema))
+            self.list_display.append(f"cell_{field.name}")
         self.relation_fields = {f.name: relation_form_field(f, entry, schema, admin_site)
                                 for f in entry.fields if f.type == "relation"}
         self.list_filter = filters_for(entry, lambda field: self.relation_fields[field.name])

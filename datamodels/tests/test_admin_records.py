@@ -75,7 +75,7 @@ def api_values(data_model, record):
 
 def shown_names(response) -> list[str]:
     """The `name` cells of a records list, top to bottom."""
-    return re.findall(r'<td class="field-show_name">([^<]*)</td>', response.content.decode())
+    return re.findall(r'<td class="field-cell_name">([^<]*)</td>', response.content.decode())
 
 
 def record_post(**values):
@@ -98,7 +98,7 @@ def test_list_shows_every_field_with_long_values_short(admin_client, customers):
     change = admin_client.get(records_url(customers, record.pk)).content.decode()
 
     assert "Records of customers" in page and "1 record" in page
-    assert '<td class="field-show_notes">word word' in page and LONG_TEXT.strip() not in page
+    assert '<td class="field-cell_notes">word word' in page and LONG_TEXT.strip() not in page
     assert "v" * 300 not in page and '{&quot;key&quot;: &quot;vvv' in page
     assert "[0.5, -1] (2 numbers)" in page
     assert "new, loyal" in page and 'alt="True"' in page
@@ -121,6 +121,23 @@ def test_list_reads_a_page_in_a_fixed_number_of_queries(admin_client, customers)
     assert len(shown_names(response)) == 21
     assert len(many) == len(few)
     assert not any("count(*)" in q["sql"].lower() for q in many)  # totals come from the trigger-kept count
+
+
+@pytest.mark.django_db
+def test_field_names_never_clash_with_the_admin(admin_client):
+    data_model = services.data_model_create(name="odd", fields=[
+        {"name": "facets", "type": "text"}, {"name": "full_result_count", "type": "integer"},
+        {"name": "actions", "type": "text"}, {"name": "media", "type": "text"}, {"name": "q", "type": "boolean"},
+    ])
+    create_record("odd", facets="f", full_result_count=3, actions="a", media="m", q=True)
+    create_record("odd", facets="g", full_result_count=3, actions="b", media="n", q=False)
+
+    response = admin_client.get(records_url(data_model), {"q__exact": "true", "full_result_count__gte": "3"})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert '<td class="field-cell_media">m</td>' in page and '<td class="field-cell_media">n</td>' not in page
+    assert '1 result (<a href="?">2 total</a>)' in page
 
 
 @pytest.mark.django_db
@@ -169,7 +186,7 @@ def test_sorting_by_a_column_both_ways(admin_client, customers):
         create_record("customers", name=name, visits=visits)
     page = admin_client.get(records_url(customers)).content.decode()
     # Django's change list numbers its columns: the header links carry `o=<n>` / `o=-<n>`.
-    ascending = re.search(r'class="sortable column-show_visits">.*?<a href="\?o=(\d+)"', page, re.S).group(1)
+    ascending = re.search(r'class="sortable column-cell_visits">.*?<a href="\?o=(\d+)"', page, re.S).group(1)
 
     up = admin_client.get(records_url(customers), {"o": ascending})
     down = admin_client.get(records_url(customers), {"o": f"-{ascending}"})

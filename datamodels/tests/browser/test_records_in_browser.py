@@ -69,15 +69,15 @@ def open_list(page, data_model, query: str = ""):
 
 
 def names(page) -> list[str]:
-    return page.locator("#result_list td.field-show_name").all_inner_texts()
+    return page.locator("#result_list td.field-cell_name").all_inner_texts()
 
 
 def expect_names(page, expected: list[str]) -> None:
     """The list shows these names, top to bottom (waiting for the page a click opened)."""
     if expected:
-        expect(page.locator("#result_list td.field-show_name")).to_have_text(expected)
+        expect(page.locator("#result_list td.field-cell_name")).to_have_text(expected)
     else:
-        expect(page.locator("#result_list td.field-show_name")).to_have_count(0)
+        expect(page.locator("#result_list td.field-cell_name")).to_have_count(0)
 
 
 def screenshot(page, name: str) -> None:
@@ -92,13 +92,13 @@ def test_clicking_a_header_sorts_one_way_then_the_other(admin_page, shop):
     open_list(admin_page, shop)
     expect_names(admin_page, ["abe", "cal", "bea"])  # newest first
 
-    admin_page.click("#result_list th.column-show_visits a")
+    admin_page.click("#result_list th.column-cell_visits a")
     expect_names(admin_page, ["cal", "bea", "abe"])
-    assert admin_page.locator("th.column-show_visits").get_attribute("class").split()[-1] == "ascending"
+    assert admin_page.locator("th.column-cell_visits").get_attribute("class").split()[-1] == "ascending"
 
-    admin_page.click("#result_list th.column-show_visits div.text a")
+    admin_page.click("#result_list th.column-cell_visits div.text a")
     expect_names(admin_page, ["abe", "bea", "cal"])
-    assert "descending" in admin_page.locator("th.column-show_visits").get_attribute("class")
+    assert "descending" in admin_page.locator("th.column-cell_visits").get_attribute("class")
 
 
 def test_pages_of_fifty_with_the_total(admin_page, shop):
@@ -241,10 +241,10 @@ def test_long_values_are_short_in_the_list_and_whole_on_the_record_page(admin_pa
     record = create("customers", name="Ada", notes=LONG_NOTES, extra=extra, embedding=embedding)
     open_list(admin_page, shop)
 
-    notes_cell = admin_page.locator("td.field-show_notes").inner_text()
+    notes_cell = admin_page.locator("td.field-cell_notes").inner_text()
     assert notes_cell.startswith("The quick brown fox") and notes_cell.endswith("…") and len(notes_cell) <= 80
-    assert len(admin_page.locator("td.field-show_extra").inner_text()) <= 80
-    assert admin_page.locator("td.field-show_embedding").inner_text().endswith("…] (40 numbers)")
+    assert len(admin_page.locator("td.field-cell_extra").inner_text()) <= 80
+    assert admin_page.locator("td.field-cell_embedding").inner_text().endswith("…] (40 numbers)")
 
     admin_page.get_by_role("link", name=record.pk).click()
 
