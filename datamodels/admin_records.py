@@ -35,7 +35,7 @@ from django.utils.functional import cached_property
 
 from infinity.exceptions import Conflict, ValidationFailed
 
-from .admin_records_display import BIG, column_for, list_queryset
+from .admin_records_display import column_for, list_queryset
 from .admin_records_filters import filter_parameters, filters_for
 from .admin_records_form import RecordForm, record_label, record_values, relation_form_field, title_field
 from .dynamic import current_schema

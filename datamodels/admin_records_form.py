@@ -107,7 +107,8 @@ FORM_FIELDS = {
     ),
     "json": lambda f: PrettyJsonField(required=False, widget=forms.Textarea(attrs={"rows": 8, "cols": 80})),
     "vector": lambda f: JsonInputField(
-        required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 80}), help_text=f"A list of {f.dimensions} numbers"
+        required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        help_text=f"A list of {f.dimensions} numbers",
     ),
 }
 HELP = {"datetime": "ISO 8601; UTC unless an offset is given."}
