@@ -131,7 +131,10 @@ class RecordAdmin(admin.ModelAdmin):
                                 for f in entry.fields if f.type == "relation"}
         self.list_filter = filters_for(entry, lambda field: self.relation_fields[field.name])
         self.filter_params = filter_parameters(entry)
-        self.text_columns = [f.column for f in entry.fields if f.type in SEARCHABLE]
+        searchable = [f for f in entry.fields if f.type in SEARCHABLE]
+        self.text_columns = [f.column for f in searchable]
+        self.search_help_text = ("Every word in " + ", ".join(f.name for f in searchable) + ", or a record id"
+                                 if searchable else "A record id")
 
     # --- permissions: the ones the model builder's records link checks -------------
 
