@@ -1,24 +1,21 @@
-"""Admin forms: the model builder (a data model and its fields) and the record form.
+"""Admin forms: the model builder (a data model and its fields).
 
 The builder forms check a whole definition the way `datamodels.services` will
 (`validate_model_name`, `validate_field` against the other fields as they will be
 after the save, `field_change_problem` for changed fields unless "force" is
 ticked), so errors show on the offending row before anything is written; then
-`FieldInlineFormSet.apply` writes through the services. `RecordForm` is built from
-a model's fields at run time and turns its input into the JSON-shaped dict that
-`datamodels.records` validates, exactly as for the API.
+`FieldInlineFormSet.apply` writes through the services. The record form lives in
+`datamodels.admin_records_form`.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 
 from django import forms
 from django.forms.models import BaseInlineFormSet
 
-from .fieldtypes import REGISTRY, field_type
-from .fieldtypes.scalars import format_datetime
+from .fieldtypes import REGISTRY
 from .models import DataModel, Field
 from .services import (
     field_change_problem,
@@ -38,8 +35,6 @@ TYPE_ORDER = ("text", "long_text", "integer", "number", "boolean", "date", "date
 FIELD_ATTRS = ("name", "type", "required", "unique", "indexed", "default", "help_text", "max_length", "min_value",
                "max_value", "decimal_places", "regex", "choices", "related_model", "many", "dimensions",
                "source_fields")
-# Above this many records, a relation is typed as ids instead of picked from a list.
-RELATION_CHOICES_CAP = 300
 
 
 def type_choices() -> list[tuple[str, str]]:
@@ -232,128 +227,13 @@ class FieldInlineFormSet(BaseInlineFormSet):
         self.new_objects.append(field_create(data_model=data_model, **form.service_attrs()))
 
 
-# --- records ----------------------------------------------------------------------------
+# --- records ---------------------------------------------------------------------------
 
 
-def _text_field(field, widget=None) -> forms.Field:
-    return forms.CharField(required=False, empty_value=None, widget=widget)
+def __getattr__(name: str):
+    """`RecordForm` and `record_values` moved to `datamodels.admin_records_form` (imported lazily: it imports us)."""
+    if name in ("RecordForm", "record_values"):
+        from . import admin_records_form
 
-
-FORM_FIELDS = {
-    "text": lambda f: _text_field(f),
-    "long_text": lambda f: _text_field(f, forms.Textarea(attrs={"rows": 4})),
-    # Email and URL values are checked by the field type, with the API's messages.
-    "email": lambda f: _text_field(f, forms.EmailInput),
-    "url": lambda f: _text_field(f, forms.URLInput),
-    "integer": lambda f: forms.IntegerField(required=False),
-    "number": lambda f: forms.FloatField(required=False),
-    "boolean": lambda f: forms.NullBooleanField(required=False),
-    "date": lambda f: forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"})),
-    # Typed as ISO 8601 like the API (a datetime-local picker would drop microseconds and the zone).
-    "datetime": lambda f: forms.DateTimeField(
-        required=False, widget=forms.TextInput(attrs={"size": 32, "placeholder": "2024-01-01T00:00:00Z"}),
-        help_text="ISO 8601; UTC unless an offset is given.",
-    ),
-    "select": lambda f: forms.TypedChoiceField(
-        required=False, empty_value=None, choices=[("", "---------")] + [(c, c) for c in f.choices]
-    ),
-    "multi_select": lambda f: forms.MultipleChoiceField(
-        required=False, choices=[(c, c) for c in f.choices], widget=forms.CheckboxSelectMultiple
-    ),
-    "json": lambda f: JsonInputField(required=False, widget=forms.Textarea(attrs={"rows": 3})),
-    "vector": lambda f: JsonInputField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text=f"A list of {f.dimensions} numbers"
-    ),
-}
-
-
-class IdListField(forms.Field):
-    """Record ids of a to-many relation, picked from a list or typed as `rec_a, rec_b`."""
-
-    def to_python(self, value):
-        if isinstance(value, str):
-            return [item for item in re.split(r"[\s,]+", value) if item]
-        return [item for item in (value or []) if item]
-
-    def prepare_value(self, value):
-        if isinstance(self.widget, forms.SelectMultiple) or not isinstance(value, list):
-            return value
-        return ", ".join(value)
-
-
-def relation_choices(target) -> list[tuple[str, str]] | None:
-    """The target's records (newest first) as (id, "id — title") choices; None when there are too many."""
-    title = next((f for f in target.fields if f.type in ("text", "email", "select")), None)
-    columns = ["pk", title.column] if title else ["pk"]
-    rows = target.model.objects.order_by("-created_at", "-id").values_list(*columns)[:RELATION_CHOICES_CAP + 1]
-    rows = list(rows)
-    if len(rows) > RELATION_CHOICES_CAP:
-        return None
-    return [(row[0], f"{row[0]} — {row[1]}" if len(row) > 1 and row[1] else row[0]) for row in rows]
-
-
-def relation_form_field(field: Field, target) -> forms.Field:
-    """A select of the target's records, or an id box when there are too many to list."""
-    choices = relation_choices(target)
-    if field.many and choices is None:
-        return IdListField(required=False, widget=forms.TextInput(attrs={"size": 60}),
-                           help_text="Record ids, comma-separated")
-    if field.many:
-        return IdListField(required=False, widget=forms.SelectMultiple(choices=choices))
-    widget = forms.TextInput() if choices is None else forms.Select(choices=[("", "---------"), *choices])
-    return forms.CharField(required=False, empty_value=None, widget=widget)
-
-
-def record_form_field(field: Field, schema) -> forms.Field:
-    if field.type == "relation":
-        form_field = relation_form_field(field, schema.by_id[field.related_model_id])
-    else:
-        form_field = FORM_FIELDS[field.type](field)
-    form_field.label = field.name
-    form_field.help_text = " ".join(filter(None, [field.help_text, form_field.help_text]))
-    return form_field
-
-
-def record_values(entry, record) -> dict:
-    """A stored record's values as JSON-shaped data, keyed by field name."""
-    values = {}
-    for field in entry.fields:
-        if field.type == "relation" and field.many:
-            values[field.name] = list(getattr(record, field.column).values_list("pk", flat=True))
-        elif field.type == "relation":
-            values[field.name] = getattr(record, f"{field.column}_id")
-        else:
-            values[field.name] = field_type(field.type).to_json(field, getattr(record, field.column))
-    return values
-
-
-class RecordForm(forms.Form):
-    """One form field per data-model field; values are checked by `datamodels.records`, not here."""
-
-    def __init__(self, *args, entry, schema, values: dict | None = None, **kwargs):
-        """`values`: JSON-shaped data to start from (a record's, or the defaults for a new one)."""
-        values = values or {}
-        kwargs["initial"] = {f.name: values.get(f.name) for f in entry.fields}
-        super().__init__(*args, **kwargs)
-        self.entry = entry
-        self.required_names = {f.name for f in entry.fields if f.required}
-        for field in entry.fields:
-            self.fields[field.name] = record_form_field(field, schema)
-
-    def to_data(self) -> dict:
-        """The cleaned input as the JSON-shaped dict the record services take; empty is null."""
-        data = {}
-        for field in self.entry.fields:
-            value = self.cleaned_data.get(field.name)
-            if value is not None and field.type == "date":
-                value = value.isoformat()
-            elif value is not None and field.type == "datetime":
-                value = format_datetime(value)
-            data[field.name] = value
-        return data
-
-    def add_service_errors(self, details: list[dict], fallback: str) -> None:
-        """Put `ValidationFailed`/`Conflict` details on the fields they name (others on the form)."""
-        for detail in details or [{"field": None, "message": fallback}]:
-            name = detail.get("field")
-            self.add_error(name if name in self.fields else None, detail.get("message") or fallback)
+        return getattr(admin_records_form, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""The admin: the model builder (definitions saved through the services) and the records browser.
+"""The admin: the model builder (definitions saved through the services); records: `test_admin_records.py`.
 
 Every scenario goes through Django's test client as a logged-in superuser, against
 the real PostgreSQL tables, and checks both the page and what is stored.
@@ -10,11 +10,9 @@ import re
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
-from django.urls import reverse
 
 from datamodels import dynamic, services
 from datamodels.dynamic import current_schema
-from datamodels.forms import RecordForm, record_values
 from datamodels.models import DataModel, Field
 from datamodels.records import record_create
 from infinity.exceptions import SchemaError
@@ -390,202 +388,6 @@ def test_the_delete_confirmation_counts_fields_and_records(admin_client):
     assert "<li>Records: 3</li>" in page and "<li>Fields: 2</li>" in page
 
 
-# --- the records browser ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def customers(db):
-    companies = services.data_model_create(name="companies", fields=[{"name": "name", "type": "text"}])
-    return services.data_model_create(name="customers", fields=[
-        {"name": "name", "type": "text", "required": True},
-        {"name": "email", "type": "email", "unique": True},
-        {"name": "status", "type": "select", "choices": ["active", "inactive"], "default": "active"},
-        {"name": "vip", "type": "boolean"},
-        {"name": "visits", "type": "integer"},
-        {"name": "company", "type": "relation", "related_model": companies},
-        {"name": "suppliers", "type": "relation", "related_model": companies, "many": True},
-        {"name": "tags", "type": "multi_select", "choices": ["new", "loyal"]},
-        {"name": "joined", "type": "date"},
-        {"name": "seen_at", "type": "datetime"},
-        {"name": "extra", "type": "json"},
-        {"name": "embedding", "type": "vector", "dimensions": 2},
-    ])
-
-
-def record_post(**values):
-    """The record form's POST with every field left empty, then `values`."""
-    data = {"name": "", "email": "", "status": "", "vip": "unknown", "visits": "", "company": "", "joined": "",
-            "seen_at": "", "extra": "", "embedding": ""}
-    return {**data, **values}
-
-
-def api_values(data_model, record):
-    """A stored record as JSON-shaped values, as the record form starts from them."""
-    return record_values(current_schema().by_id[data_model.pk], record)
-
-
-def records_of(data_model):
-    return current_schema().by_id[data_model.pk].model.objects
-
-
-@pytest.mark.django_db
-def test_records_list_search_and_filter(admin_client, customers):
-    create_record("customers", name="Ada Lovelace", email="ada@example.com", embedding=[1, 0])
-    create_record("customers", name="Grace Hopper", status="inactive", vip=True)
-
-    everyone = admin_client.get(records_url(customers)).content.decode()
-    found = admin_client.get(records_url(customers), {"query": "LOVELACE"}).content.decode()
-    inactive = admin_client.get(records_url(customers), {"status": "inactive"}).content.decode()
-    vips = admin_client.get(records_url(customers), {"vip": "false"}).content.decode()
-
-    assert "Ada Lovelace" in everyone and "Grace Hopper" in everyone
-    assert "[1.0, 0.0]" not in everyone and "embedding" not in everyone
-    assert "Ada Lovelace" in found and "Grace Hopper" not in found
-    assert "Grace Hopper" in inactive and "Ada Lovelace" not in inactive
-    assert "Grace Hopper" not in vips
-
-
-@pytest.mark.django_db
-def test_records_list_is_paginated_newest_first(admin_client, customers):
-    for number in range(55):
-        create_record("customers", name=f"customer {number:02d}")
-
-    first = admin_client.get(records_url(customers)).content.decode()
-    second = admin_client.get(records_url(customers), {"page": 2}).content.decode()
-
-    assert "customer 54" in first and "customer 05" in first and "customer 04" not in first
-    assert "customer 04" in second and "customer 00" in second and "page 2 of 2" in second
-
-
-@pytest.mark.django_db
-def test_add_record_through_the_form(admin_client, customers):
-    acme, globex = create_record("companies", name="Acme"), create_record("companies", name="Globex")
-    form_page = admin_client.get(records_url(customers, "add")).content.decode()
-    assert f"{acme.pk} — Acme" in form_page
-    assert '<option value="active" selected>' in form_page  # the default
-
-    data = record_post(name="Ada", email="ada@example.com", status="active", vip="true", visits="3",
-                       company=acme.pk, suppliers=[acme.pk, globex.pk], tags=["loyal"], joined="2024-05-01",
-                       seen_at="2024-05-01T10:30:00", extra='{"a": [1]}', embedding="[0.5, 0.5]")
-    response = admin_client.post(records_url(customers, "add"), data)
-
-    assert response.status_code == 302, response.content.decode()[:3000]
-    values = api_values(customers, records_of(customers).get())
-    values["suppliers"].sort()
-    assert values == {
-        "name": "Ada", "email": "ada@example.com", "status": "active", "vip": True, "visits": 3,
-        "company": acme.pk, "suppliers": sorted([acme.pk, globex.pk]), "tags": ["loyal"], "joined": "2024-05-01",
-        "seen_at": "2024-05-01T10:30:00Z", "extra": {"a": [1]}, "embedding": [0.5, 0.5],
-    }
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize(("values", "message"), [
-    ({"name": "Ada", "email": "not-an-email"}, "Must be a valid email address"),
-    ({"email": "ada@example.com"}, "This field is required"),
-    ({"name": "Ada", "company": "rec_missing"}, "No such record"),
-    ({"name": "Ada", "embedding": "[1, 2, 3]"}, "Must have exactly 2 numbers"),
-])
-def test_bad_record_values_show_the_api_message_and_write_nothing(admin_client, customers, values, message):
-    response = admin_client.post(records_url(customers, "add"), record_post(**values))
-
-    assert response.status_code == 200
-    assert message in response.content.decode()
-    assert not records_of(customers).exists()
-
-
-@pytest.mark.django_db
-def test_unique_clash_shows_a_conflict_on_the_field(admin_client, customers):
-    create_record("customers", name="Ada", email="ada@example.com")
-
-    response = admin_client.post(records_url(customers, "add"), record_post(name="Eve", email="ada@example.com"))
-
-    assert response.status_code == 200
-    assert "Must be unique" in response.content.decode()
-    assert records_of(customers).count() == 1
-
-
-@pytest.mark.django_db
-def test_edit_record(admin_client, customers):
-    record = create_record("customers", name="Ada", email="ada@example.com", visits=1)
-    page = admin_client.get(records_url(customers, record.pk)).content.decode()
-    assert 'value="ada@example.com"' in page
-
-    response = admin_client.post(records_url(customers, record.pk), record_post(name="Ada L.", visits="2"))
-
-    assert response.status_code == 302, response.content.decode()[:3000]
-    record.refresh_from_db()
-    entry = current_schema().get("customers")
-    assert getattr(record, entry.by_name["name"].column) == "Ada L."
-    assert getattr(record, entry.by_name["visits"].column) == 2
-    assert getattr(record, entry.by_name["email"].column) is None
-
-
-def displayed_post(data_model, record):
-    """What the browser posts back from an untouched edit form: each widget's rendered value."""
-    form = RecordForm(entry=current_schema().by_id[data_model.pk], schema=current_schema(),
-                      values=api_values(data_model, record))
-    data = {}
-    for bound in form:
-        shown = bound.field.widget.format_value(bound.value())
-        if getattr(bound.field.widget, "allow_multiple_selected", False):
-            data[bound.name] = bound.value()
-        else:
-            data[bound.name] = shown[0] if isinstance(shown, list) else (shown or "")
-    return data
-
-
-@pytest.mark.django_db
-def test_saving_an_untouched_edit_form_changes_no_value(admin_client, customers):
-    acme = create_record("companies", name="Acme")
-    record = create_record(
-        "customers", name="Ada", email="ada@example.com", status="inactive", vip=False, visits=7, company=acme.pk,
-        suppliers=[acme.pk], tags=["new", "loyal"], joined="2024-02-29", seen_at="2024-05-01T10:30:15.250000Z",
-        extra={"nested": ["x", 1.5]}, embedding=[0.25, -1],
-    )
-    before = api_values(customers, record)
-
-    response = admin_client.post(records_url(customers, record.pk), displayed_post(customers, record))
-
-    assert response.status_code == 302, response.content.decode()[:3000]
-    record.refresh_from_db()
-    assert api_values(customers, record) == before
-
-
-@pytest.mark.django_db
-def test_edit_with_a_bad_value_changes_nothing(admin_client, customers):
-    record = create_record("customers", name="Ada", visits=1)
-
-    response = admin_client.post(records_url(customers, record.pk), record_post(name="", visits="2"))
-
-    assert response.status_code == 200
-    assert "This field is required" in response.content.decode()
-    record.refresh_from_db()
-    assert getattr(record, current_schema().get("customers").by_name["visits"].column) == 1
-
-
-@pytest.mark.django_db
-def test_delete_record(admin_client, customers):
-    record = create_record("customers", name="Ada")
-
-    confirm = admin_client.get(records_url(customers, record.pk, "delete"))
-    response = admin_client.post(records_url(customers, record.pk, "delete"), {"post": "yes"})
-
-    assert confirm.status_code == 200 and record.pk in confirm.content.decode()
-    assert response.status_code == 302
-    assert not records_of(customers).exists()
-
-
-@pytest.mark.django_db
-def test_records_browser_needs_permission_and_a_known_model(client, customers, django_user_model):
-    django_user_model.objects.create_user("staff", password=PASSWORD, is_staff=True)
-    client.login(username="staff", password=PASSWORD)
-
-    assert client.get(records_url(customers)).status_code == 403
-    client.logout()
-    assert client.get(records_url(customers)).status_code == 302  # to the login page
-
-
 @pytest.mark.django_db
 def test_staff_with_model_permissions_can_define_fields_and_browse_records(client, django_user_model):
     user = django_user_model.objects.create_user("editor", password=PASSWORD, is_staff=True)
@@ -599,12 +401,3 @@ def test_staff_with_model_permissions_can_define_fields_and_browse_records(clien
     data_model = DataModel.objects.get(name="notes")
     assert data_model.fields.get().name == "title"
     assert client.get(records_url(data_model)).status_code == 200
-
-
-@pytest.mark.django_db
-def test_unknown_model_or_record_is_404(admin_client, customers):
-    assert admin_client.get("/admin/datamodels/datamodel/999999/records/").status_code == 404
-    assert admin_client.get(records_url(customers, "rec_nope")).status_code == 404
-    assert admin_client.get(records_url(customers, "rec_%00")).status_code == 404
-    assert admin_client.get(records_url(customers), {"query": "a\x00b"}).status_code == 200
-    assert reverse("admin:datamodels_datamodel_records", args=[customers.pk]) == records_url(customers)
