@@ -30,6 +30,7 @@ SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json
 BOMS = ((codecs.BOM_UTF8, "UTF-8 with a byte-order mark"), (codecs.BOM_UTF32_LE, "UTF-32"),
         (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
 # Types whose CSV cells are JSON text; text-like types, dates and to-one relations are taken as written.
+NEWLINE = b"\n"
 JSON_CELLS = frozenset({"integer", "number", "multi_select", "json", "vector"})
 csv.field_size_limit(1 << 30)  # a long_text or JSON cell may be large; rows are read one at a time
 
@@ -89,6 +90,22 @@ class Reader:
             yield chunk
             chunk = self.source.read(1 << 16)
 
+    def _utf8_chunks(self) -> Iterator[bytes]:
+        """`_chunks`, checked to be UTF-8 on the way, so a bad byte is refused with its line."""
+        decoder, lines = codecs.getincrementaldecoder("utf-8")(), 0
+        for chunk in self._chunks():
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line = lines + chunk[:exc.start].count(NEWLINE) + 1
+                raise _not_utf8(f"an invalid byte on line {line}") from None
+            lines += chunk.count(NEWLINE)
+            yield chunk
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise _not_utf8(f"the last bytes, line {lines + 1}, end within a character") from None
+
     def __iter__(self) -> Iterator[tuple[int, dict] | RowProblem]:
         reader = {"csv": self._csv, "jsonl": self._jsonl, "json": self._json}[self.fmt]
         return reader()
@@ -105,7 +122,7 @@ class Reader:
 
     # --- CSV ------------------------------------------------------------------------
     def _csv(self):
-        text = io.TextIOWrapper(_ChunkStream(self._chunks()), encoding="utf-8", errors="strict", newline="")
+        text = io.TextIOWrapper(_ChunkStream(self._utf8_chunks()), encoding="utf-8", errors="strict", newline="")
         rows = csv.reader(text, strict=True)
         try:
             header = next(rows)
@@ -124,8 +141,6 @@ class Reader:
                     if name is not None:
                         record[name] = decode(cell)
                 yield line, record
-        except UnicodeDecodeError:
-            raise _not_utf8(f"an invalid byte after line {rows.line_num}") from None
         except csv.Error as exc:
             raise FileRefused(f"Line {rows.line_num} is not valid CSV: {exc}") from None
 
