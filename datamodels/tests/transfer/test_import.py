@@ -241,3 +241,34 @@ def api_client(superuser):
     client = APIClient()
     client.force_authenticate(superuser)
     return client
+
+
+def test_to_many_links_and_json_cells_are_checked(customers, sample, tmp_path):
+    p1, _ = sample["projects"]
+    content = ("name,projects,meta,referrer\n"
+               f'A,"[""{p1}"", ""rec_01HBBBBBBBBBBBBBBBBBBBBBBB""]",{{}},\n'
+               "B,[],not json,\n"
+               "C,[],1,rec_01HCCCCCCCCCCCCCCCCCCCCCCC\n")
+    before = table_rows(customers)
+
+    code, _, err = run("import", "customers", write(tmp_path, "c.csv", content))
+
+    assert code == 1 and table_rows(customers) == before
+    assert err.strip().splitlines()[:3] == [
+        "line 2, projects: No such record: rec_01HBBBBBBBBBBBBBBBBBBBBBBB",
+        "line 3, meta: Must be valid JSON text",
+        "line 4, referrer: No such record: rec_01HCCCCCCCCCCCCCCCCCCCCCCC",
+    ]
+
+
+def test_to_many_links_keep_their_order_and_upserts_replace_them(customers, sample, tmp_path):
+    p1, p2 = sample["projects"]
+    content = f'id,name,projects\n{sample["bob"]},Bob,"[""{p2}"",""{p1}""]"\n'
+
+    code, out, _ = run("import", "customers", write(tmp_path, "c.csv", content), "--upsert-on", "id")
+
+    assert code == 0, out
+    join = entry("customers").by_name["projects"].join_table
+    assert fetch(f"SELECT target_id FROM \"{join}\" WHERE source_id = %s ORDER BY id", [sample["bob"]]) == [
+        (p2,), (p1,)]
+    assert fetch(f"SELECT count(*) FROM \"{join}\" WHERE source_id = %s", [sample["ann"]]) == [(2,)]
