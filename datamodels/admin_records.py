@@ -88,8 +88,10 @@ class RecordsBrowser:
         self.admin_site = model_admin.admin_site
 
     def urls(self) -> list:
+        from .admin_transfer import transfer_urls  # Export and Import (it reads this module's search and filters)
         wrap = self.admin_site.admin_view
         return [
+            *transfer_urls(self),  # before `<record_id>/`, which would take "export/" and "import/"
             path("<int:model_id>/records/", wrap(self.list_view), name="datamodels_datamodel_records"),
             path("<int:model_id>/records/add/", wrap(self.add_view), name="datamodels_datamodel_record_add"),
             path("<int:model_id>/records/<str:record_id>/", wrap(self.change_view),

@@ -57,16 +57,24 @@ def export_plan(entry: ModelEntry, schema: Schema, params, fmt: str) -> ExportPl
     sort = parse_sort(entry, params.getlist("sort")) if params.getlist("sort") else [("id", False)]
     filters = [parse_filter(entry, schema, raw) for raw in params.getlist("filter")]
     fields = parse_fields(entry, params.get("fields"))
+    queryset = apply_filters(entry.model.objects.all(), filters) if filters else None
+    return plan_for(entry, fmt, sort=sort, fields=fields, queryset=queryset)
+
+
+def plan_for(entry: ModelEntry, fmt: str, *, sort: list[tuple[str, bool]], fields: list[str] | None = None,
+             queryset=None) -> ExportPlan:
+    """The export of the records `queryset` selects (all when None), in the order of `sort`
+    (`(column, descending)` pairs, as `datamodels.query` parses them)."""
     table = f'"{entry.definition.db_table}"'
     where, where_params = "", []
-    if filters:
-        ids_sql, where_params = apply_filters(entry.model.objects.all(), filters).values("pk").query.sql_with_params()
+    if queryset is not None:
+        ids_sql, where_params = queryset.order_by().values("pk").query.sql_with_params()
         where = f" WHERE {table}.id IN ({ids_sql})"
     order = ", ".join(f'{table}."{col}" {"DESC" if desc else "ASC"}' for col, desc in order_columns(sort))
     keys = [key for key in SYSTEM if fields is None or key in fields]
     shown = [f for f in entry.fields if fields is None or f.name in fields]
     if fmt == "csv":
-        items = [*(_system_csv(table, key) for key in keys), *(_field_csv(f, table) for f in shown)]
+        items = [*(_system_json(table, key) for key in keys), *(_field_csv(f, table) for f in shown)]
         select = f"SELECT {', '.join(items)} FROM {table}{where} ORDER BY {order}"
         sql = f"COPY ({select}) TO STDOUT (FORMAT csv, HEADER)"
     else:
@@ -74,16 +82,12 @@ def export_plan(entry: ModelEntry, schema: Schema, params, fmt: str) -> ExportPl
         select = (f"SELECT row_to_json(j)::text FROM {table} CROSS JOIN LATERAL (SELECT {', '.join(items)}) j"
                   f"{where} ORDER BY {order}")
         sql = f"COPY ({select}) TO STDOUT {JSON_LINES}"
-    return ExportPlan(entry, fmt, sql, list(where_params), bool(filters))
+    return ExportPlan(entry, fmt, sql, list(where_params), queryset is not None)
 
 
 def _system_json(table: str, key: str) -> str:
     column = f'{table}."{key}"'
     return f'{column} AS "{key}"' if key == "id" else f'{datetime_json_sql(column)} AS "{key}"'
-
-
-def _system_csv(table: str, key: str) -> str:
-    return _system_json(table, key)
 
 
 def _field_json(field, table: str) -> str:

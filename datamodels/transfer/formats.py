@@ -270,3 +270,42 @@ def _json_cell(cell: str):
 
 class NotJson(str):
     """A CSV cell of a JSON-valued field that is not JSON text (refused, even by `json` fields)."""
+
+
+def preview(source: BinaryIO, fmt: str, rows: int = 10) -> tuple[list[str], list[list[str]]]:
+    """The file's columns (CSV header, or JSON keys in order of appearance) and its first
+    `rows` records as display text, for choosing a column-to-field mapping before importing."""
+    head = source.read(4096)
+    check_start(head)
+    data = head + source.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(f"an invalid byte on line {data[:exc.start].count(NEWLINE) + 1}") from None
+    if fmt == "csv":
+        try:
+            table = [row for _, row in zip(range(rows + 1), csv.reader(io.StringIO(text, newline=""))) if row]
+        except csv.Error as exc:
+            raise FileRefused(f"The file is not valid CSV: {exc}") from None
+        return (table[0], table[1:]) if table else ([], [])
+    if fmt == "jsonl":
+        try:
+            items = [orjson.loads(line) for line in text.splitlines()[: rows * 2] if line.strip()]
+        except orjson.JSONDecodeError as exc:
+            raise FileRefused(f"The file is not valid JSON Lines: {exc}") from None
+    else:
+        try:
+            items = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise FileRefused(f"The file is not valid JSON: {exc}") from None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise FileRefused("The file must hold JSON objects (an array of them, or one per line)")
+    items = items[:rows]
+    columns = list(dict.fromkeys(key for item in items for key in item))
+    return columns, [[_display(item.get(column)) for column in columns] for item in items]
+
+
+def _display(value) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
