@@ -12,7 +12,6 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from django.http import QueryDict
-from django.utils import timezone
 from tqdm import tqdm
 
 from datamodels.dynamic import current_schema

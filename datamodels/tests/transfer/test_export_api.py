@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import apikey_create
 from datamodels import services
-from datamodels.tests.api.test_production_server import free_port, production_server  # noqa: F401
+from datamodels.tests.api.test_production_server import production_server  # noqa: F401
 
 from .conftest import fetch
 
@@ -141,13 +141,15 @@ def test_the_export_streams_first_bytes_arrive_while_postgresql_is_still_reading
         while b"\r\n\r\n" not in first:
             first += conn.recv(65536)
         head, _, start = first.partition(b"\r\n\r\n")
+        while len(start) < 100:  # the first record's bytes (chunked transfer adds a size line)
+            start += conn.recv(65536)
 
         copying = _active_copies()
 
     assert head.startswith(b"HTTP/1.1 200")
     assert b"content-length" not in head.lower()
     assert b"attachment; filename=\"events-" in head
-    assert start.startswith(b'{"id":"rec_00000000000000000000000001"') or start == b""
+    assert b'{"id":"rec_00000000000000000000000001","created_at":' in start
     assert copying == 1  # the table was not read to its end when the first bytes arrived
 
 

@@ -12,10 +12,6 @@ from datamodels.rowcount import row_count
 from .conftest import entry, fetch, run, table_rows, write
 
 
-def people_rows(model) -> list[tuple]:
-    return table_rows(model)
-
-
 @pytest.fixture
 def people(companies):
     from datamodels import services

@@ -20,4 +20,3 @@ def test_a_round_trip_into_an_empty_copy_is_byte_identical(fmt, sample, companie
     again = export_file(tmp_path, "customers_copy", fmt, name=f"copy.{fmt}")
     assert again == original
     assert fetch(f'SELECT count(*) FROM "{copy.db_table}"') == [(3,)]
-    print(original.decode())
