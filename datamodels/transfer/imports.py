@@ -96,20 +96,16 @@ class Staging:
         return f'COPY "{self.table}" (line, id, created_at, updated_at, {", ".join(names)}) FROM STDIN'
 
     def encoders(self) -> list[tuple[str, Callable]]:
-        """(attname in `CleanRecord.columns`, encoder) per single column, in COPY order."""
+        """(attname in `CleanRecord.columns`, encoder or None) per single column, in COPY order."""
         return [(field_type(f.type).attname(f), _encoder(f)) for f in self.single]
 
 
-def _encoder(field) -> Callable:
+def _encoder(field) -> Callable | None:
     if field.type == "json":
         return lambda value: None if value is None else orjson.dumps(value).decode()
     if field.type == "vector":
         return lambda value: None if value is None else Vector._to_db(value)
-    return _same
-
-
-def _same(value):
-    return value
+    return None  # psycopg writes the value as it is
 
 
 def records_import(*, model: str, source: BinaryIO, fmt: str, upsert_on: str | None = None, dry_run: bool = False,
@@ -152,13 +148,12 @@ def _check_upsert_field(entry: ModelEntry, upsert_on: str | None) -> None:
 
 def _stage(staging: Staging, reader: Reader, result: ImportResult, batch: int, progress) -> None:
     """Validate every record and COPY the valid ones into the staging table, `batch` at a time."""
-    encoders, many = staging.encoders(), staging.many
-    now = timezone.now()
+    make = _RowMaker(staging, timezone.now())
     rows: list[tuple] = []
     with connection.cursor() as cursor, cursor.copy(staging.copy_sql()) as copy:
         for item in reader:
             result.records += 1
-            row = _row(staging.entry, item, result, encoders, many, now)
+            row = make(item, result)
             if row is not None:
                 rows.append(row)
             if len(rows) >= batch:
@@ -176,37 +171,41 @@ def _send(copy, rows: list) -> None:
     rows.clear()
 
 
-def _row(entry: ModelEntry, item, result: ImportResult, encoders, many, now) -> tuple | None:
-    """One record as a staging row, or None (its problems added to `result`)."""
-    if isinstance(item, RowProblem):
-        result.add(item)
-        return None
-    line, data = item
-    system = {key: data.pop(key) for key in ("id", "created_at", "updated_at") if key in data}
-    problems = [RowProblem(line, name, "Must be valid JSON text")
-                for name, value in data.items() if isinstance(value, NotJson) and _is_json_field(entry, name)]
-    clean, errors = clean_record(entry, data, partial=False, relations=False)
-    problems += [RowProblem(line, e["field"], e["message"]) for e in errors]
-    try:
-        created = _timestamp(system, "created_at") or now
-        updated = _timestamp(system, "updated_at") or created
-    except _BadTimestamp as exc:
-        problems.append(RowProblem(line, exc.field, exc.message))
-    if problems:
-        for problem in problems:
-            result.add(problem)
-        return None
-    record_id = system.get("id")
-    if not isinstance(record_id, str) or not RECORD_ID.fullmatch(record_id):
-        record_id = new_record_id()
-    columns = clean.columns
-    return (line, record_id, created, updated, *(encode(columns.get(attname)) for attname, encode in encoders),
-            *(clean.many.get(f) for f in many))
+class _RowMaker:
+    """Turns a read record into a staging row (or its problems), with what is the same for every row worked out once."""
 
+    def __init__(self, staging: Staging, now):
+        self.entry, self.now, self.many = staging.entry, now, staging.many
+        self.encoders = staging.encoders()
+        self.json_fields = [f.name for f in staging.entry.fields if f.type == "json"]
 
-def _is_json_field(entry: ModelEntry, name: str) -> bool:
-    field = entry.by_name.get(name)
-    return field is not None and field.type == "json"
+    def __call__(self, item, result: ImportResult) -> tuple | None:
+        """One record as a staging row, or None (its problems added to `result`)."""
+        if isinstance(item, RowProblem):
+            result.add(item)
+            return None
+        line, data = item
+        system = {key: data.pop(key) for key in ("id", "created_at", "updated_at") if key in data}
+        problems = [RowProblem(line, name, "Must be valid JSON text")
+                    for name in self.json_fields if isinstance(data.get(name), NotJson)]
+        clean, errors = clean_record(self.entry, data, partial=False, relations=False)
+        problems += [RowProblem(line, e["field"], e["message"]) for e in errors]
+        try:
+            created = _timestamp(system, "created_at") or self.now
+            updated = _timestamp(system, "updated_at") or created
+        except _BadTimestamp as exc:
+            problems.append(RowProblem(line, exc.field, exc.message))
+        if problems:
+            for problem in problems:
+                result.add(problem)
+            return None
+        record_id = system.get("id")
+        if not isinstance(record_id, str) or not RECORD_ID.fullmatch(record_id):
+            record_id = new_record_id()
+        columns = clean.columns
+        values = [columns.get(attname) if encode is None else encode(columns.get(attname))
+                  for attname, encode in self.encoders]
+        return (line, record_id, created, updated, *values, *(clean.many.get(f) for f in self.many))
 
 
 class _BadTimestamp(Exception):
