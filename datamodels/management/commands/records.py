@@ -116,7 +116,7 @@ class Command(BaseCommand):
                           file=sys.stderr, desc=model) as bar:
             def progress(read: int, records: int):
                 bar.update(read - bar.n)
-                bar.set_postfix(records=records, refresh=False)
+                bar.set_postfix(records=f"{records:,}", refresh=False)
 
             result = records_import(model=model, source=source, fmt=fmt, upsert_on=upsert_on, dry_run=dry_run,
                                     batch=batch, progress=progress)

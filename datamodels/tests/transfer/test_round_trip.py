@@ -20,3 +20,21 @@ def test_a_round_trip_into_an_empty_copy_is_byte_identical(fmt, sample, companie
     again = export_file(tmp_path, "customers_copy", fmt, name=f"copy.{fmt}")
     assert again == original
     assert fetch(f'SELECT count(*) FROM "{copy.db_table}"') == [(3,)]
+
+
+def test_export_to_stdout_takes_the_list_grammar(sample):
+    code, out, _ = run("export", "customers", "--format", "jsonl", "--filter", "vip:false", "--sort", "name:desc",
+                       "--fields", "name,vip")
+
+    assert code == 0
+    assert out == '{"name":"Cy","vip":false}\n{"name":"Bob","vip":false}\n'
+
+
+def test_export_refuses_bad_arguments_in_one_line(sample, tmp_path):
+    assert run("export", "nobody")[2].strip() == 'Unknown model "nobody"'
+    assert run("export", "customers", "--filter", "age:>old")[2].strip() == (
+        'Invalid query parameter: filter: "age:>old": Must be an integer')
+    assert run("export", "customers", "--sort", "meta")[2].strip() == (
+        'Invalid query parameter: sort: Cannot sort by the json field "meta"')
+    assert run("export", "customers", "-o", str(tmp_path / "missing" / "x.csv"))[2].strip().startswith(
+        f"Cannot write {tmp_path / 'missing' / 'x.csv'}: No such file or directory")
