@@ -92,8 +92,9 @@ class Staging:
                 f"{', '.join(columns) or 'nothing boolean'}) ON COMMIT DROP")
 
     def copy_sql(self) -> str:
-        names = [f'"{f.column}"' for f in self.single] + [f'"m_{f.pk}"' for f in self.many]
-        return f'COPY "{self.table}" (line, id, created_at, updated_at, {", ".join(names)}) FROM STDIN'
+        names = ["line", "id", "created_at", "updated_at", *(f'"{f.column}"' for f in self.single),
+                 *(f'"m_{f.pk}"' for f in self.many)]
+        return f'COPY "{self.table}" ({", ".join(names)}) FROM STDIN'
 
     def encoders(self) -> list[tuple[str, Callable]]:
         """(attname in `CleanRecord.columns`, encoder or None) per single column, in COPY order."""

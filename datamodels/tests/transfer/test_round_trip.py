@@ -38,3 +38,21 @@ def test_export_refuses_bad_arguments_in_one_line(sample, tmp_path):
         'Invalid query parameter: sort: Cannot sort by the json field "meta"')
     assert run("export", "customers", "-o", str(tmp_path / "missing" / "x.csv"))[2].strip().startswith(
         f"Cannot write {tmp_path / 'missing' / 'x.csv'}: No such file or directory")
+
+
+def test_a_model_without_fields_round_trips_its_ids_and_times(db, tmp_path):
+    from datamodels import records, services
+
+    from .conftest import entry
+
+    services.data_model_create(name="bare")
+    services.data_model_create(name="bare_copy")
+    for _ in range(2):
+        records.record_create(entry=entry("bare"), data={})
+    original = export_file(tmp_path, "bare", "csv")
+
+    code, out, err = run("import", "bare_copy", str(tmp_path / "bare.csv"))
+
+    assert code == 0, err
+    assert export_file(tmp_path, "bare_copy", "csv", name="copy.csv") == original
+    assert original.count(b"\n") == 3
