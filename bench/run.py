@@ -4,7 +4,8 @@ Loads N `customers` (default 100,000; `N=1000000 make bench`) into a separate da
 with COPY, starts the production server as the README describes (uWSGI with
 infinity/uwsgi.ini) and, beside it, the floor (bench/floor.py: a bare Django view, one
 query), and measures R0 (the floor), R1–R5 and R3c with wrk (16 connections, 10 s after a warm-up, 3 alternating
-repetitions, medians), the same SQL with pgbench, and server memory. Results go to
+repetitions, medians), the same SQL with pgbench, and server memory; then, server stopped,
+the import/export step (bench/transfer.py, `BENCH_ONLY=IO` for it alone). Results go to
 `bench-results/` (gitignored) as JSON and Markdown.
 """
 
@@ -247,6 +248,16 @@ def table(summary: dict, memory: dict, count: int) -> str:
     return "\n".join(lines)
 
 
+def transfer_step(env: dict) -> str:
+    """Import and export of BENCH_TRANSFER_N customers (default 1,000,000) against COPY (bench/transfer.py)."""
+    if ONLY and "IO" not in ONLY.split(","):
+        return ""
+    count = os.environ.get("BENCH_TRANSFER_N", "1000000")
+    print(f"bench: import/export of {int(count):,} customers…", flush=True)
+    step = subprocess.run([PY, "-m", "bench.transfer", count], cwd=ROOT, env=env, capture_output=True, text=True)
+    return "\n\n" + (step.stdout.strip() if step.returncode == 0 else f"Import/export step failed:\n{step.stderr[-2000:]}")
+
+
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk is not installed (Debian: apt-get install wrk)")
@@ -282,7 +293,7 @@ def main() -> None:
             process.terminate()
             process.wait(10)
     summary = summarize(results)
-    report = table(summary, memory, count)
+    report = table(summary, memory, count) + transfer_step(env)
     print("\n" + report)
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)

@@ -321,9 +321,11 @@ class RecordsBrowser:
         self._admins: dict[int, RecordAdmin] = {}
 
     def urls(self) -> list:
+        from .admin_transfer import transfer_urls  # Export and Import (they add their buttons to TOOLS)
         wrap = self.admin_site.admin_view
         autocomplete = RecordAutocompleteView.as_view(admin_site=self.admin_site, browser=self)
         return [
+            *transfer_urls(self),  # before `<record_id>/`, which would take "export/" and "import/"
             path("<int:model_id>/records/", wrap(self.list_view), name="datamodels_datamodel_records"),
             path("<int:model_id>/records/add/", wrap(self.add_view), name="datamodels_datamodel_record_add"),
             path("<int:model_id>/records/autocomplete/", wrap(autocomplete),

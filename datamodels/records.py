@@ -37,8 +37,10 @@ class CleanRecord:
     many: dict = dc_field(default_factory=dict)
 
 
-def clean_record(entry: ModelEntry, data, *, partial: bool, index: int | None = None) -> tuple[CleanRecord, list]:
-    """Validate one body against the model; return the clean values and the error details."""
+def clean_record(entry: ModelEntry, data, *, partial: bool, index: int | None = None,
+                 relations: bool = True) -> tuple[CleanRecord, list]:
+    """Validate one body against the model; return the clean values and the error details
+    (`relations=False`: related ids are not looked up, for callers that check them in bulk)."""
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object (or an array of objects to create several)")
     errors = [_detail(key, _unknown_message(key), index) for key in data if key not in entry.by_name]
@@ -52,7 +54,7 @@ def clean_record(entry: ModelEntry, data, *, partial: bool, index: int | None = 
             message = _clean_default(field, clean)
         if message:
             errors.append(_detail(field.name, message, index))
-    if not errors:
+    if not errors and relations:
         errors += _check_relations(entry, clean, index)
     return clean, errors
 

@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from . import views
+from . import export_views, views
 
 urlpatterns = [
     path("<str:model>", views.RecordListView.as_view(), name="records"),
+    path("<str:model>/export", export_views.RecordExportView.as_view(), name="records-export"),
     path("<str:model>/<str:record_id>", views.RecordDetailView.as_view(), name="record"),
 ]

@@ -1,0 +1,252 @@
+"""Import: a file of records into a data model, checked as the API checks, all or nothing.
+
+`records_import` runs in one transaction, which holds the schema steady (a share lock
+on the schema-state row, so no definition changes under it):
+
+1. each record is read (`formats`) and validated by the records services' own
+   `clean_record`, the API's check, field by field;
+2. valid rows go through COPY into a temporary staging table (to-many ids as arrays);
+3. `checks` finds in SQL what only the whole file shows: ids and unique values that
+   repeat in the file or clash with the table, relations to records that exist in
+   neither the file nor the table;
+4. with no problem at all (and not a dry run), `INSERT … SELECT` (and, for upserts,
+   `UPDATE … FROM`) writes every row, then the to-many links.
+
+Any problem, an error or an interruption rolls everything back: nothing is written.
+Record ids in the file are kept when they are valid record ids (`rec_` + a ULID),
+otherwise new ones are made; `created_at`/`updated_at` are kept when given.
+
+The rows are written by ordinary INSERT and UPDATE statements, so every trigger on the
+table fires as for any other write: the row count (`datamodels.rowcount`) and the change
+feed that webhooks and embeddings follow. Nothing here disables triggers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field as dc_field
+from typing import BinaryIO, Callable
+
+import orjson
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from pgvector import Vector
+
+from infinity.exceptions import NotFound
+
+from ..dynamic import ModelEntry, current_schema
+from ..fieldtypes import InvalidValue, field_type
+from ..fieldtypes.scalars import parse_datetime
+from ..records import clean_record, new_record_id
+from . import checks
+from .formats import FileRefused, NotJson, Reader, RowProblem
+
+MAX_REPORTED = 100
+DEFAULT_BATCH = 10_000
+RECORD_ID = re.compile(r"rec_[0-9A-HJKMNP-TV-Z]{26}")
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, in a dry run, would do), or the problems that stopped it."""
+
+    records: int = 0
+    created: int = 0
+    updated: int = 0
+    problems: list[dict] = dc_field(default_factory=list)  # the first MAX_REPORTED, by line
+    problem_count: int = 0
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.problem_count == 0
+
+    def add(self, problem: RowProblem) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_REPORTED:
+            self.problems.append(problem.as_dict())
+
+
+@dataclass
+class Staging:
+    """The temporary table rows are copied into, and how each column is encoded for COPY."""
+
+    entry: ModelEntry
+    single: list  # fields stored in a column of the model's table
+    many: list  # to-many relation fields, staged as arrays of ids
+    table: str = "infinity_import"
+
+    @classmethod
+    def of(cls, entry: ModelEntry) -> Staging:
+        many = [f for f in entry.fields if f.type == "relation" and f.many]
+        return cls(entry, [f for f in entry.fields if f not in many], many)
+
+    def create(self) -> None:
+        columns = [f'"{f.column}" {field_type(f.type).sql_type(f)}' for f in self.single]
+        columns += [f'"m_{f.pk}" text[]' for f in self.many]
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP TABLE IF EXISTS "{self.table}"')
+            cursor.execute(
+                f'CREATE TEMP TABLE "{self.table}" (line bigint NOT NULL, id varchar(30) NOT NULL, '
+                "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, target_id varchar(30), "
+                f"{', '.join(columns) or 'nothing boolean'}) ON COMMIT DROP")
+
+    def copy_sql(self) -> str:
+        names = ["line", "id", "created_at", "updated_at", *(f'"{f.column}"' for f in self.single),
+                 *(f'"m_{f.pk}"' for f in self.many)]
+        return f'COPY "{self.table}" ({", ".join(names)}) FROM STDIN'
+
+    def encoders(self) -> list[tuple[str, Callable]]:
+        """(attname in `CleanRecord.columns`, encoder or None) per single column, in COPY order."""
+        return [(field_type(f.type).attname(f), _encoder(f)) for f in self.single]
+
+
+def _encoder(field) -> Callable | None:
+    if field.type == "json":
+        return lambda value: None if value is None else orjson.dumps(value).decode()
+    if field.type == "vector":
+        return lambda value: None if value is None else Vector._to_db(value)
+    return None  # psycopg writes the value as it is
+
+
+def records_import(*, model: str, source: BinaryIO, fmt: str, upsert_on: str | None = None, dry_run: bool = False,
+                   batch: int = DEFAULT_BATCH, mapping: dict | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> ImportResult:
+    """Import `source` (a binary file) into `model`; see the module docstring.
+
+    Raises `FileRefused` when the file cannot be read as a whole, `NotFound` for an unknown
+    model; row problems come back in the result (and nothing is written). `progress(bytes,
+    records)` is called after each batch with the bytes read and records seen so far.
+    """
+    result = ImportResult(dry_run=dry_run)
+    with transaction.atomic():
+        with connection.cursor() as cursor:  # schema changes wait until the import is done
+            cursor.execute("SELECT version FROM datamodels_schemastate WHERE id = 1 FOR SHARE")
+        entry = current_schema().get(model)
+        if entry is None:
+            raise NotFound(f'Unknown model "{model}"')
+        _check_upsert_field(entry, upsert_on)
+        reader = Reader(entry, source, fmt, mapping)
+        staging = Staging.of(entry)
+        staging.create()
+        _stage(staging, reader, result, max(1, batch), progress)
+        if result.records == 0 and result.ok:
+            raise FileRefused("The file holds no records")
+        written = _check_and_write(staging, reader.columns, upsert_on, result, dry_run)
+        if not written:
+            transaction.set_rollback(True)
+    return result
+
+
+def _check_upsert_field(entry: ModelEntry, upsert_on: str | None) -> None:
+    if upsert_on is None or upsert_on == "id":
+        return
+    field = entry.by_name.get(upsert_on)
+    if field is None or not field.unique:
+        unique = ", ".join(["id", *(f.name for f in entry.fields if f.unique)])
+        raise FileRefused(f'--upsert-on needs a unique field of {entry.name} (one of: {unique}), not "{upsert_on}"')
+
+
+def _stage(staging: Staging, reader: Reader, result: ImportResult, batch: int, progress) -> None:
+    """Validate every record and COPY the valid ones into the staging table, `batch` at a time."""
+    make = _RowMaker(staging, timezone.now())
+    rows: list[tuple] = []
+    with connection.cursor() as cursor, cursor.copy(staging.copy_sql()) as copy:
+        for item in reader:
+            result.records += 1
+            row = make(item, result)
+            if row is not None:
+                rows.append(row)
+            if len(rows) >= batch:
+                _send(copy, rows)
+                if progress is not None:
+                    progress(reader.bytes_read, result.records)
+        _send(copy, rows)
+    if progress is not None:
+        progress(reader.bytes_read, result.records)
+
+
+def _send(copy, rows: list) -> None:
+    for row in rows:
+        copy.write_row(row)
+    rows.clear()
+
+
+class _RowMaker:
+    """Turns a read record into a staging row (or its problems), with what is the same for every row worked out once."""
+
+    def __init__(self, staging: Staging, now):
+        self.entry, self.now, self.many = staging.entry, now, staging.many
+        self.encoders = staging.encoders()
+        self.json_fields = [f.name for f in staging.entry.fields if f.type == "json"]
+
+    def __call__(self, item, result: ImportResult) -> tuple | None:
+        """One record as a staging row, or None (its problems added to `result`)."""
+        if isinstance(item, RowProblem):
+            result.add(item)
+            return None
+        line, data = item
+        system = {key: data.pop(key) for key in ("id", "created_at", "updated_at") if key in data}
+        problems = [RowProblem(line, name, "Must be valid JSON text")
+                    for name in self.json_fields if isinstance(data.get(name), NotJson)]
+        clean, errors = clean_record(self.entry, data, partial=False, relations=False)
+        problems += [RowProblem(line, e["field"], e["message"]) for e in errors]
+        try:
+            created = _timestamp(system, "created_at") or self.now
+            updated = _timestamp(system, "updated_at") or created
+        except _BadTimestamp as exc:
+            problems.append(RowProblem(line, exc.field, exc.message))
+        if problems:
+            for problem in problems:
+                result.add(problem)
+            return None
+        record_id = system.get("id")
+        if not isinstance(record_id, str) or not RECORD_ID.fullmatch(record_id):
+            record_id = new_record_id()
+        columns = clean.columns
+        values = [columns.get(attname) if encode is None else encode(columns.get(attname))
+                  for attname, encode in self.encoders]
+        return (line, record_id, created, updated, *values, *(clean.many.get(f) for f in self.many))
+
+
+class _BadTimestamp(Exception):
+    def __init__(self, field: str, message: str):
+        self.field, self.message = field, message
+
+
+def _timestamp(system: dict, key: str):
+    value = system.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return parse_datetime(value)
+    except InvalidValue as exc:
+        raise _BadTimestamp(key, str(exc)) from None
+
+
+def _check_and_write(staging: Staging, columns: set[str], upsert_on, result: ImportResult, dry_run: bool) -> bool:
+    """Find the whole-file problems, then write unless there are any (or it is a dry run); True if written."""
+    entry = staging.entry
+    if upsert_on is not None:
+        checks.match_existing(staging, upsert_on)
+    for found, count in checks.problems(staging):
+        result.problem_count += count
+        result.problems += [problem.as_dict() for problem in found]
+    result.problems.sort(key=lambda p: (p["line"], p["field"]))
+    del result.problems[MAX_REPORTED:]
+    result.created, result.updated = checks.planned(staging)
+    if not result.ok or dry_run:
+        return False
+    present = [f for f in entry.fields if f.name in columns]
+    try:
+        with transaction.atomic():
+            checks.write(staging, present, timezone.now())
+    except IntegrityError as exc:  # a concurrent writer got in between the checks and the write
+        result.add(RowProblem(0, "", f"The table changed while importing; nothing was written ({_reason(exc)})"))
+        return False
+    return True
+
+
+def _reason(exc: IntegrityError) -> str:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "message_primary", None) or "a constraint failed"
