@@ -5,7 +5,10 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from infinity.environment import exit_on_bad_settings
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "infinity.settings")
+exit_on_bad_settings()  # a bad environment variable: its one line on stderr, and no server
 application = get_wsgi_application()
 
 # What is loaded by now (Django, the apps, the middleware) lives as long as the process:
