@@ -106,6 +106,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "infinity.middleware.RequestIdMiddleware",
+    "infinity.middleware.DatabaseUnavailableMiddleware",
     # Before the body limit, so a 413 still carries CORS headers a browser can read.
     "corsheaders.middleware.CorsMiddleware",
     "infinity.middleware.BodySizeLimitMiddleware",
