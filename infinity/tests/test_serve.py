@@ -30,8 +30,9 @@ def gadgets(committed_schema, superuser):  # noqa: F811 (the fixture imported ab
 
 
 @pytest.fixture
-def served(database_url, tmp_path):
-    """`manage.py serve` on this run's test database; yields its port and process."""
+def served(committed_schema, database_url, tmp_path):  # noqa: F811
+    """`manage.py serve` on this run's test database; yields its port and process. Committed:
+    what the server writes (its `admin` user on first start) is flushed after the test."""
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # counters in the test database
     env.update(DATABASE_URL=database_url, INFINITY_VAR_DIR=str(tmp_path / "var"))  # not the developer's var/
     port = free_port()

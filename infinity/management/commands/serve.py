@@ -10,6 +10,7 @@ it prints the banner once the server answers, forwards Ctrl-C / SIGTERM, and is 
 one place where in-process background work runs (never in the forked workers).
 """
 
+import ctypes
 import os
 import secrets
 import shutil
@@ -28,6 +29,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 PASSWORD_FILE = "admin-password"
+PR_SET_PDEATHSIG = 1
 MAX_WORKERS = 8  # one database connection each; the embedded PostgreSQL allows 100
 READY_SECONDS = 120
 STOP_SECONDS = 30
@@ -39,6 +41,15 @@ LOG_OPTIONS = ["--log-4xx", "--log-5xx", "--log-format", "%(method) %(uri) %(sta
 
 def default_workers() -> int:
     return max(2, min(MAX_WORKERS, 2 * (os.cpu_count() or 1)))
+
+
+def _stop_with_parent() -> None:
+    """In the uWSGI child before it starts: SIGTERM it if this process dies (even SIGKILLed),
+    so no server is left holding the port (Linux; elsewhere Ctrl-C and SIGTERM still stop it)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (AttributeError, OSError):
+        pass
 
 
 def uwsgi_binary() -> str:
@@ -54,7 +65,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--port", type=int, default=os.environ.get("PORT", "8000"))  # argparse checks it
         parser.add_argument("--workers", type=int, default=default_workers(),
                             help=f"uWSGI worker processes (default: 2 per core, at most {MAX_WORKERS})")
 
@@ -62,6 +73,7 @@ class Command(BaseCommand):
         login = self._login_hint()
         connections.close_all()  # this process keeps no database connection while it serves
         server = self._start_server(host, port, workers)
+        signal.signal(signal.SIGTERM, lambda *_: server.terminate())  # a supervisor's stop reaches uWSGI
         self._held, self._held_lock = [], threading.Lock()
         forward = threading.Thread(target=self._forward_log, args=(server,), daemon=True)
         forward.start()
@@ -71,14 +83,13 @@ class Command(BaseCommand):
             base = f"http://{host}:{port}"
             self._say(f"\nInfinity {settings.VERSION} (uWSGI, {workers} workers; Ctrl-C stops it)\n"
                       f"  API:   {base}/api/public/data/{{model}}\n  Admin: {base}/admin/\n  {login}\n")
-            signal.signal(signal.SIGTERM, lambda *_: server.terminate())
             server.wait()
         except KeyboardInterrupt:
             pass  # the terminal sent SIGINT to uWSGI as well
         finally:
             self._stop(server)
             forward.join(timeout=5)
-        if server.returncode not in (0, -signal.SIGINT, -signal.SIGTERM, 30):
+        if server.returncode not in (0, -signal.SIGINT, -signal.SIGTERM):
             raise CommandError(f"uWSGI stopped with status {server.returncode}")
 
     def start_background_workers(self) -> None:
@@ -91,7 +102,7 @@ class Command(BaseCommand):
         command = [uwsgi_binary(), "--ini", str(settings.BASE_DIR / "infinity" / "uwsgi.ini"),
                    "--http", f"{host}:{port}", "--processes", str(workers), *ROUTER_OPTIONS, *LOG_OPTIONS]
         return subprocess.Popen(command, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, bufsize=1)
+                                text=True, bufsize=1, preexec_fn=_stop_with_parent)
 
     def _forward_log(self, server: subprocess.Popen) -> None:
         """uWSGI's lines: kept back until it answers (shown only if it fails), then passed on."""
