@@ -34,8 +34,6 @@ MAX_WORKERS = 8  # one database connection each; the embedded PostgreSQL allows 
 READY_SECONDS = 120
 STOP_SECONDS = 30
 # Requests that went wrong are logged (4xx, 5xx); uWSGI's startup lines only if it fails to start.
-# The router keeps clients' connections alive (HTTP/1.1), as browsers and SDKs expect.
-ROUTER_OPTIONS = ["--http-keepalive"]
 LOG_OPTIONS = ["--log-4xx", "--log-5xx", "--log-format", "%(method) %(uri) %(status) %(msecs)ms"]
 
 
@@ -100,7 +98,7 @@ class Command(BaseCommand):
 
     def _start_server(self, host: str, port: int, workers: int) -> subprocess.Popen:
         command = [uwsgi_binary(), "--ini", str(settings.BASE_DIR / "infinity" / "uwsgi.ini"),
-                   "--http", f"{host}:{port}", "--processes", str(workers), *ROUTER_OPTIONS, *LOG_OPTIONS]
+                   "--http", f"{host}:{port}", "--processes", str(workers), *LOG_OPTIONS]
         return subprocess.Popen(command, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, bufsize=1, preexec_fn=_stop_with_parent)
 
