@@ -71,7 +71,8 @@ class Command(BaseCommand):
         login = self._login_hint()
         connections.close_all()  # this process keeps no database connection while it serves
         server = self._start_server(host, port, workers)
-        signal.signal(signal.SIGTERM, lambda *_: server.terminate())  # a supervisor's stop reaches uWSGI
+        self._stopping = False
+        signal.signal(signal.SIGTERM, lambda *_: self._stop_requested(server))  # a supervisor's stop
         self._held, self._held_lock = [], threading.Lock()
         forward = threading.Thread(target=self._forward_log, args=(server,), daemon=True)
         forward.start()
@@ -83,12 +84,16 @@ class Command(BaseCommand):
                       f"  API:   {base}/api/public/data/{{model}}\n  Admin: {base}/admin/\n  {login}\n")
             server.wait()
         except KeyboardInterrupt:
-            pass  # the terminal sent SIGINT to uWSGI as well
+            self._stopping = True  # Ctrl-C: the terminal sent SIGINT to uWSGI as well
         finally:
             self._stop(server)
             forward.join(timeout=5)
-        if server.returncode not in (0, -signal.SIGINT, -signal.SIGTERM):
+        if not self._stopping and server.returncode != 0:
             raise CommandError(f"uWSGI stopped with status {server.returncode}")
+
+    def _stop_requested(self, server: subprocess.Popen) -> None:
+        self._stopping = True
+        server.terminate()
 
     def start_background_workers(self) -> None:
         """In-process background work (e.g. webhook deliveries without REDIS_URL) starts here:
