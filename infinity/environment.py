@@ -230,7 +230,8 @@ class Env(environs.Env):
         try:
             self.seal()
         except environs.EnvValidationError as error:
-            raise SettingsError([self.line(name, messages) for name, messages in error.error_messages.items()]) from None
+            lines = [self.line(name, messages) for name, messages in error.error_messages.items()]
+            raise SettingsError(lines) from None
 
     @staticmethod
     def line(name: str, messages: list[str], value: str | None = None) -> str:

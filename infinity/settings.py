@@ -78,8 +78,8 @@ def _secret_key() -> str:
             handle.write(secrets.token_urlsafe(50))
         return path.read_text().strip()
     except OSError as error:
-        raise SettingsError([env.line("INFINITY_VAR_DIR", [
-            f"a folder Infinity can create and write into ({error.strerror}: {error.filename})"], str(VAR_DIR))]) from None
+        allowed = f"a folder Infinity can create and write into ({error.strerror}: {error.filename})"
+        raise SettingsError([env.line("INFINITY_VAR_DIR", [allowed], str(VAR_DIR))]) from None
 
 
 SECRET_KEY = _secret_key()
