@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv migrate lint bench clean
+.PHONY: run run-load test venv migrate lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ migrate: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createcachetable
 
+# uWSGI over the embedded PostgreSQL (see README "Start"); Ctrl-C stops it.
 run: migrate
 	INFINITY_DEBUG=$${INFINITY_DEBUG:-1} $(PY) manage.py serve --host $(HOST) --port $(PORT)
+
+# `make run` under load: CLIENTS (64) concurrent clients for SECONDS (60) over real HTTP; fails on any error.
+run-load: migrate
+	$(PY) -m bench.serve_load
 
 test: venv
 	$(PY) -m pytest

@@ -19,8 +19,12 @@ from rest_framework.permissions import BasePermission
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _UNIT_NAMES = {seconds: unit for unit, seconds in UNIT_SECONDS.items()}
-_WINDOW = re.compile(r"(?P<count>[1-9][0-9]{0,8})/(?P<unit>[smhd])")
-FORMAT_HINT = "expected N/unit[,N/unit...] with N a positive integer and unit s, m, h or d, e.g. 100/m,5000/d"
+# The counters are 64-bit (PostgreSQL bigint in accounts_counter, Redis INCRBY): a window
+# may allow as many requests as they can count. (19 digits at most, before int() is asked.)
+MAX_COUNT = 2**63 - 1
+_WINDOW = re.compile(r"(?P<count>[1-9][0-9]{0,18})/(?P<unit>[smhd])")
+FORMAT_HINT = (f"expected N/unit[,N/unit...] with N a whole number from 1 to {MAX_COUNT} "
+               "and unit s, m, h or d, each unit once, e.g. 100/m,5000/d")
 
 
 def parse_rate_limit(text: str) -> list[tuple[int, int]]:
@@ -30,7 +34,7 @@ def parse_rate_limit(text: str) -> list[tuple[int, int]]:
     windows: dict[int, int] = {}
     for part in text.split(","):
         match = _WINDOW.fullmatch(part.strip())
-        if match is None:
+        if match is None or int(match["count"]) > MAX_COUNT:
             raise ValueError(f"Invalid rate limit {part.strip()!r}: {FORMAT_HINT}")
         seconds = UNIT_SECONDS[match["unit"]]
         if seconds in windows:

@@ -10,7 +10,6 @@ login and `datamodels.change_datamodel`.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from pathlib import Path
@@ -41,8 +40,7 @@ KEEP_UPLOADS = 24 * 3600  # seconds an upload waits for its import before it is 
 def upload_limit() -> int:
     """INFINITY_IMPORT_MAX_BYTES, at most the body limit (INFINITY_MAX_BODY_BYTES) every request has."""
     body = settings.INFINITY["MAX_BODY_BYTES"]
-    own = settings.INFINITY.get("IMPORT_MAX_BYTES") or int(os.environ.get("INFINITY_IMPORT_MAX_BYTES", body))
-    return min(own, body)
+    return min(settings.INFINITY["IMPORT_MAX_BYTES"] or body, body)
 
 
 def upload_dir() -> Path:

@@ -4,7 +4,10 @@ import os
 
 from celery import Celery
 
+from infinity.environment import exit_on_bad_settings
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "infinity.settings")
+exit_on_bad_settings()  # a bad environment variable: its one line on stderr, and no worker
 app = Celery("infinity")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

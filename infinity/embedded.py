@@ -50,9 +50,9 @@ def _prune_dead_pids(path: Path) -> None:
         return
     try:
         pids = json.loads(path.read_text())
-    except ValueError:
-        pids = []
-    alive = [pid for pid in pids if psutil.pid_exists(pid)]
+    except ValueError:  # cut short by a process killed while writing it (the wheel would fail on it)
+        pids = None
+    alive = [pid for pid in pids or [] if psutil.pid_exists(pid)]
     if alive != pids:
         path.write_text(json.dumps(alive))
 

@@ -1,13 +1,17 @@
 """The one place where errors become the SPEC §5 envelope.
 
 `exception_handler` serves DRF views; `error_response` serves plain Django views
-(404/500 handlers, middleware). Bodies never carry a traceback or SQL.
+(404/500 handlers, middleware). Bodies never carry a traceback or SQL. A database that
+cannot be reached or is out of connections (any OperationalError: PostgreSQL's "too many
+clients", a lost connection, a deadlock) is 503 SERVICE_UNAVAILABLE with Retry-After,
+never a 500: the request did nothing wrong and may simply be sent again.
 """
 
 import logging
+import sys
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.db import DataError
+from django.db import DataError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 
@@ -27,6 +31,10 @@ _DRF_CODES = {
     drf.Throttled: (429, "RATE_LIMIT_EXCEEDED"),
     drf.ValidationError: (400, "VALIDATION_ERROR"),
 }
+
+
+RETRY_AFTER_SECONDS = 1
+UNAVAILABLE = (503, "SERVICE_UNAVAILABLE", "The database is busy or unreachable; retry shortly", None)
 
 
 def envelope(request, code: str, message: str, details: list | None = None) -> dict:
@@ -50,6 +58,8 @@ def exception_handler(exc, context):
     response = Response(envelope(request, code, message, details), status=status)
     if isinstance(exc, drf.Throttled) and exc.wait:
         response["Retry-After"] = str(int(exc.wait))
+    if status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if status == 401:
         response["WWW-Authenticate"] = 'ApiKey realm="api"'
     view = context.get("view")
@@ -67,6 +77,9 @@ def _describe(exc):
         return 404, "NOT_FOUND", "Not found", None
     if isinstance(exc, PermissionDenied):
         return 403, "FORBIDDEN", "Insufficient permissions", None
+    if isinstance(exc, OperationalError):
+        logger.warning("Database unavailable (%s): answered 503", type(exc.__cause__ or exc).__name__)
+        return UNAVAILABLE
     if isinstance(exc, DataError):
         # SQLSTATE class 22: a client value the database cannot hold or compare (out of range,
         # NUL byte) that got past validation. A bad value, not a crash, as PostgREST treats it.
@@ -98,5 +111,17 @@ def not_found_view(request, exception=None):
     return error_response(request, 404, "NOT_FOUND", "Not found")
 
 
+def unavailable_response(request) -> JsonResponse:
+    """503 SERVICE_UNAVAILABLE with Retry-After, for views outside DRF (the admin, middleware)."""
+    status, code, message, _ = UNAVAILABLE
+    response = error_response(request, status, code, message)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def server_error_view(request):
+    """handler500: called while the exception is being handled, so it can still tell a
+    database out of reach (503) from a bug (500)."""
+    if isinstance(sys.exc_info()[1], OperationalError):
+        return unavailable_response(request)
     return error_response(request, 500, "SERVER_ERROR", "Internal server error")

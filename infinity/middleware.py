@@ -1,16 +1,17 @@
-"""Request-wide middleware: request ids on every response, the body size limit, and
-the admin's middleware kept off the API's path."""
+"""Request-wide middleware: request ids on every response, the body size limit, 503 for a
+database out of reach, and the admin's middleware kept off the API's path."""
 
 import re
 
 from django.conf import settings
+from django.db import OperationalError
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.middleware import csrf
 from ulid import ULID
 
-from infinity.errors import error_response
+from infinity.errors import error_response, unavailable_response
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")  # used with fullmatch: `$` would let "id\n" through
 
@@ -31,6 +32,22 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A view (the admin's, say) that met a database out of reach or out of connections: 503
+    with Retry-After, even with DEBUG on (DRF views answer it in their exception handler)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, OperationalError):
+            return unavailable_response(request)
+        return None
 
 
 class BodySizeLimitMiddleware:

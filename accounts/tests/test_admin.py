@@ -69,6 +69,13 @@ def test_adding_a_key_shows_it_once_and_it_works(admin_client, superuser):
         assert raw not in shown and key.key_hash not in shown
 
 
+def test_the_add_form_takes_counts_past_nine_digits(admin_client, superuser):
+    response = admin_client.post(ADD, add_form(superuser, rate_limit="10000000000/m"))
+
+    assert response.status_code == 200
+    assert ApiKey.objects.get().rate_limit == "10000000000/m"
+
+
 def test_a_bad_add_form_shows_errors_and_creates_nothing(admin_client, superuser):
     response = admin_client.post(ADD, add_form(superuser, scopes=[], rate_limit="lots", expires_at_0="2001-01-01"))
 

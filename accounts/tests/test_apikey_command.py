@@ -76,6 +76,13 @@ def test_create_with_every_option(superuser, django_user_model, customers, order
     assert me(raw).json()["data"]["email"] == "bob@example.com"
 
 
+def test_create_takes_counts_past_nine_digits(superuser):
+    key, raw = create("--name", "batch", "--rate-limit", "20000000000/d")
+
+    assert key.rate_limit == "20000000000/d"
+    assert (me(raw)["X-RateLimit-Limit"], me(raw)["X-RateLimit-Remaining"]) == ("20000000000", "19999999998")
+
+
 def test_create_without_a_superuser_makes_admin_with_an_unusable_password():
     key, raw = create("--name", "first")
 

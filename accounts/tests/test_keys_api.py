@@ -98,8 +98,8 @@ def test_expires_days_sets_an_expiry_and_an_expired_key_is_refused(as_ann, custo
          [{"field": "scopes", "message": "Give at least one scope of read, write, delete, webhooks"}]),
         ({"name": "x", "models": ["nope"]}, [{"field": "models", "message": "Unknown model nope"}]),
         ({"name": "x", "rate_limit": "lots"}, [{"field": "rate_limit", "message": (
-            "Invalid rate limit 'lots': expected N/unit[,N/unit...] with N a positive integer and unit s, m, h "
-            "or d, e.g. 100/m,5000/d")}]),
+            "Invalid rate limit 'lots': expected N/unit[,N/unit...] with N a whole number from 1 to "
+            "9223372036854775807 and unit s, m, h or d, each unit once, e.g. 100/m,5000/d")}]),
         ({"name": "x", "rate_limit": 100},
          [{"field": "rate_limit", "message": "Rate limit must be a string such as 100/m,5000/d"}]),
         ({"name": "x", "expires_days": 0},
@@ -157,6 +157,26 @@ def test_staff_who_may_add_keys_in_the_admin_may_loosen_it(make_user):
 
     assert response.status_code == 201
     assert response.json()["data"]["rate_limit"] == "1000/m"
+
+
+def test_a_limit_may_count_as_far_as_the_64_bit_counters(make_user):
+    """Counts past 9 digits are kept (the counters are bigint / Redis INCRBY) and enforced."""
+    staff = make_user("staff", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="add_apikey"))
+    huge = "9223372036854775807/s,10000000000/d"
+
+    response = bearer(staff).post(KEYS, {"name": "batch", "rate_limit": huge}, format="json")
+    too_big = bearer(staff).post(KEYS, {"name": "batch", "rate_limit": "9223372036854775808/s"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["data"]["rate_limit"] == huge
+    used = APIClient().get("/api/auth/me", HTTP_X_API_KEY=response.json()["data"]["key"])
+    assert (used.status_code, used["X-RateLimit-Limit"], used["X-RateLimit-Remaining"]) == (
+        200, "10000000000", "9999999999")
+    assert too_big.status_code == 400
+    assert too_big.json()["error"]["details"][0]["message"].endswith(
+        "with N a whole number from 1 to 9223372036854775807 and unit s, m, h or d, each unit once, e.g. 100/m,5000/d")
+    assert ApiKey.objects.filter(name="batch").count() == 1
 
 
 def test_revoking_a_key_stops_it(as_ann, customers):

@@ -12,6 +12,7 @@ from accounts.ratelimits import format_rate_limit, parse_rate_limit
         ("100/m,5000/d", [(100, 60), (5000, 86400)]),
         (" 5000/d , 10/s ,1/h", [(10, 1), (1, 3600), (5000, 86400)]),
         ("999999999/s", [(999999999, 1)]),
+        ("9223372036854775807/s,10000000000/d", [(9223372036854775807, 1), (10000000000, 86400)]),
     ],
 )
 def test_valid_limits_parse_shortest_window_first(text, windows):
@@ -31,7 +32,8 @@ def test_valid_limits_parse_shortest_window_first(text, windows):
         ("1.5/m", "Invalid rate limit '1.5/m'"),
         ("100/min", "Invalid rate limit '100/min'"),
         ("100/m,", "Invalid rate limit ''"),
-        ("1000000000/s", "Invalid rate limit '1000000000/s'"),
+        ("9223372036854775808/s", "Invalid rate limit '9223372036854775808/s'.*from 1 to 9223372036854775807"),
+        ("10000000000000000000/s", "Invalid rate limit '10000000000000000000/s'.*from 1 to 9223372036854775807"),
         ("10/m,20/m", "gives the /m window twice"),
     ],
 )
