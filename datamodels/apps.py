@@ -5,4 +5,4 @@ from django.apps import AppConfig
 
 class DatamodelsConfig(AppConfig):
     name = "datamodels"
-    verbose_name = "Data models"
+    verbose_name = "Data"  # the admin section; its model reads "Data models" (not "Data models › Data models")
