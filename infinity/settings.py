@@ -232,6 +232,16 @@ INFINITY = {
     "MAX_BODY_BYTES": int(os.environ.get("INFINITY_MAX_BODY_BYTES", 10 * 1024 * 1024)),
     "WEBHOOK_ALLOW_PRIVATE": env_bool("INFINITY_WEBHOOK_ALLOW_PRIVATE"),
     "EMBEDDINGS": os.environ.get("INFINITY_EMBEDDINGS", "local"),
+    # The `openai` backend: any OpenAI-compatible endpoint (see README "Semantic search").
+    "EMBEDDINGS_URL": os.environ.get("INFINITY_EMBEDDINGS_URL", "https://api.openai.com/v1"),
+    "EMBEDDINGS_MODEL": os.environ.get("INFINITY_EMBEDDINGS_MODEL", "text-embedding-3-small"),
+    "EMBEDDINGS_API_KEY": os.environ.get("INFINITY_EMBEDDINGS_API_KEY", ""),
+    "EMBEDDINGS_DIMENSIONS": int(os.environ.get("INFINITY_EMBEDDINGS_DIMENSIONS") or 0),  # 0: the model's own
+    "EMBEDDINGS_TIMEOUT": float(os.environ.get("INFINITY_EMBEDDINGS_TIMEOUT", 10)),
+    "EMBEDDINGS_ATTEMPTS": int(os.environ.get("INFINITY_EMBEDDINGS_ATTEMPTS", 3)),
+    "EMBEDDINGS_BATCH": int(os.environ.get("INFINITY_EMBEDDINGS_BATCH", 64)),
+    # BLAS threads of the `local` model per process: processes share the cores.
+    "EMBEDDINGS_THREADS": int(os.environ.get("INFINITY_EMBEDDINGS_THREADS", 1)),
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = INFINITY["MAX_BODY_BYTES"]
 
