@@ -40,6 +40,10 @@ TEXT_SOURCES = frozenset({"text", "long_text", "email", "url", "select"})
 # Options that define how values are stored: changing one converts the data.
 STORAGE_ATTRS = ("type", "decimal_places", "related_model_id", "many", "dimensions", "choices")
 INDEX_ATTRS = ("unique", "indexed")
+# Checks of a field definition that other apps add (search: a computed vector's size must
+# be its embedding backend's), so datamodels needs not import them: each takes a Field and
+# returns messages.
+FIELD_CHECKS: list = []
 
 
 def validate_model_name(name: str) -> list[str]:
@@ -75,7 +79,7 @@ def validate_field(field: Field, siblings: list[Field]) -> list[str]:
     errors += _validate_lengths(field)
     errors += _validate_default(field, kind)
     errors += _validate_sources(field, siblings)
-    return errors
+    return errors + [f"{name}: {message}" for check in FIELD_CHECKS for message in check(field)]
 
 
 def _validate_lengths(field: Field) -> list[str]:

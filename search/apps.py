@@ -9,8 +9,12 @@ class SearchConfig(AppConfig):
     def ready(self):
         # datamodels never imports search: search plugs its checks into datamodels' hooks.
         from datamodels import services
+        from datamodels.api import openapi
 
+        from .api.openapi import search_paths
         from .sources import check_vector_field
 
         if check_vector_field not in services.FIELD_CHECKS:
             services.FIELD_CHECKS.append(check_vector_field)
+        if search_paths not in openapi.MODEL_PATH_HOOKS:
+            openapi.MODEL_PATH_HOOKS.append(search_paths)

@@ -103,7 +103,7 @@ class OpenAIBackend(Backend):
                 response = httpx.post(self.endpoint, json=body, headers=headers, timeout=self.timeout,
                                       follow_redirects=False)
             except httpx.TimeoutException:
-                problem = f"no answer within {self.timeout:g} s"
+                problem = f"gave no answer within {self.timeout:g} s"
             except httpx.HTTPError as exc:
                 problem = f"cannot connect ({type(exc).__name__})"
             else:

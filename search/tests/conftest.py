@@ -27,6 +27,11 @@ def fetch(sql: str, params=()) -> list[tuple]:
         return cursor.fetchall()
 
 
+def execute(sql: str, params=()) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 @pytest.fixture
 def products_model(db):
     model = services.data_model_create(name="products", fields=[

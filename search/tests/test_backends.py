@@ -89,7 +89,7 @@ def test_openai_backend_does_not_retry_a_refusal(openai_backend):
 
 def test_openai_backend_times_out_on_a_slow_answer(openai_backend):
     openai_backend.answers = [(200, None, 2.0)]  # EMBEDDINGS_TIMEOUT is 0.5 s
-    with pytest.raises(EmbeddingUnavailable, match=r"no answer within 0.5 s"):
+    with pytest.raises(EmbeddingUnavailable, match=r"gave no answer within 0.5 s"):
         backend().embed(["hello"], attempts=1)
     assert len(openai_backend.requests) == 1
 
