@@ -40,3 +40,11 @@ class VectorFieldStatus(models.Model):
         db_table = "search_vectorfieldstatus"
         verbose_name = "vector field status"
         verbose_name_plural = "vector field statuses"
+
+
+class ComputedVectorField(Field):
+    """A vector field with source_fields, as the admin's embedding overview lists it."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "computed vector field"
