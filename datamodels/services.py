@@ -16,7 +16,7 @@ from django.db.models import F
 
 from infinity.exceptions import SchemaError
 
-from . import ddl
+from . import changes, ddl
 from .fieldtypes import REGISTRY, InvalidValue, field_type
 from .models import DataModel, Field, SchemaState
 from .permissions import permissions_delete, permissions_sync
@@ -159,6 +159,7 @@ def data_model_create(*, name: str, label: str = "", description: str = "", fiel
     permissions_sync(data_model=data_model)
     for attrs in fields:
         _field_create(data_model, attrs)
+    changes.install(data_model)
     _bump_version()
     return data_model
 
@@ -192,6 +193,7 @@ def data_model_delete(*, data_model: DataModel) -> None:
     for field in data_model.fields.filter(type="relation", many=True):
         ddl.drop_field(field)
     ddl.drop_table(data_model)
+    changes.uninstall(data_model.pk)
     permissions_delete(data_model=data_model)
     data_model.fields.all().delete()
     data_model.delete()
@@ -203,6 +205,7 @@ def field_create(*, data_model: DataModel, **attrs) -> Field:
     """Add a field: a column (or join table) appears in the same transaction."""
     _lock_schema()
     field = _field_create(data_model, attrs)
+    changes.install(data_model)
     _bump_version()
     return field
 
@@ -236,6 +239,7 @@ def field_update(*, field: Field, force: bool = False, **attrs) -> Field:
     _check_rename(old, new, siblings)
     _apply_field_change(old, new, force)
     new.save()
+    changes.install(old.data_model)
     _bump_version()
     return new
 
@@ -309,6 +313,8 @@ def field_delete(*, field: Field) -> None:
     users = [f.name for f in field.data_model.fields.filter(type="vector") if field.name in f.source_fields]
     if users:
         _raise([f'"{field.name}" is a source of vector field(s) {", ".join(users)}; remove it there first'])
+    data_model = field.data_model
     ddl.drop_field(field)
     field.delete()
+    changes.install(data_model)
     _bump_version()
