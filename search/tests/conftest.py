@@ -70,12 +70,15 @@ class EmbeddingsServer:
 
     def __init__(self, dimensions: int = 384):
         self.dimensions, self.answers, self.requests = dimensions, [(200, None, 0)], []
+        self.on_request = None  # called with the texts before answering (from the server's thread)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                if server.on_request is not None:
+                    server.on_request(body["input"])
                 status, answer, delay = server.answers[min(len(server.requests), len(server.answers)) - 1]
                 time.sleep(delay)
                 payload = json.dumps(answer if answer is not None else server.vectors(body["input"])).encode()

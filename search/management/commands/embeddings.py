@@ -1,6 +1,7 @@
 """`manage.py embeddings backfill [MODEL] [--field F] [--stale]`: compute the vectors of
 computed vector fields that are missing (and, with `--stale`, those computed from other
-text, source fields or backend), in batches, with a progress bar.
+text, source fields or backend), in batches, with a progress bar. `manage.py embeddings
+work` runs the embedding worker (`search.worker`) in the foreground.
 
 Each batch is committed on its own, so an interrupted run loses at most one batch:
 running it again carries on with the records still waiting. The logic lives in
@@ -10,12 +11,13 @@ running it again carries on with the records still waiting. The logic lives in
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 
 from datamodels.dynamic import current_schema
-from search import services, sources
+from search import services, sources, worker
 from search.backends import EmbeddingUnavailable
 
 
@@ -25,7 +27,8 @@ class Command(BaseCommand):
     help = "Compute missing (or stale) vectors of vector fields with source_fields."
 
     def add_arguments(self, parser):
-        actions = parser.add_subparsers(dest="action", required=True, metavar="{backfill}")
+        actions = parser.add_subparsers(dest="action", required=True, metavar="{backfill,work}")
+        actions.add_parser("work", help="Keep computed vectors up to date with the change feed, until stopped.")
         backfill = actions.add_parser("backfill", help="(Re)compute missing or stale vectors.")
         backfill.add_argument("model", nargs="?", metavar="MODEL", help="Only this data model (default: all).")
         backfill.add_argument("--field", metavar="F", help="Only this vector field of MODEL.")
@@ -33,7 +36,17 @@ class Command(BaseCommand):
                               help="Also recompute vectors made from other text, source fields or backend.")
         backfill.add_argument("--batch", type=int, default=256, metavar="N", help="Records per batch (default 256).")
 
-    def handle(self, *args, action, model, field, stale, batch, **_):
+    def handle(self, *args, action, **options):
+        if action == "work":
+            self.stdout.write("Embedding worker running; stop with Ctrl-C.")
+            try:
+                worker.run(threading.Event())
+            except KeyboardInterrupt:
+                pass
+            return
+        self.backfill(**options)
+
+    def backfill(self, *, model, field, stale, batch, **_):
         if batch < 1:
             raise CommandError("--batch must be at least 1")
         targets = _targets(model, field)
