@@ -131,3 +131,11 @@ def pending_count(entry: ModelEntry, field, *, stale: bool = True) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
+
+
+def forget_deleted(entry: ModelEntry, field) -> int:
+    """Drop the fingerprints of records that no longer exist; how many."""
+    with connection.cursor() as cursor:
+        cursor.execute(f'DELETE FROM search_vectorstate s WHERE s.field_id = %s AND NOT EXISTS '
+                       f'(SELECT 1 FROM "{entry.definition.db_table}" t WHERE t.id = s.record_id)', [field.pk])
+        return cursor.rowcount

@@ -71,6 +71,25 @@ def test_changing_source_fields_marks_vectors_stale():
 
 
 @pytest.mark.django_db
+def test_another_backend_makes_vectors_stale(settings, openai_backend):
+    settings.INFINITY = {**settings.INFINITY, "EMBEDDINGS": "local"}
+    docs = make_docs(4)
+    backfill("docs")
+    execute(f"DELETE FROM dm_{docs.pk} WHERE id = 'rec_' || lpad('4', 26, '0')")
+    settings.INFINITY = {**settings.INFINITY, "EMBEDDINGS": "openai"}
+    from search.services import pending_count
+    from datamodels.dynamic import current_schema
+
+    entry = current_schema().get("docs")
+    assert pending_count(entry, entry.by_name["embedding"], stale=False) == 0
+    assert pending_count(entry, entry.by_name["embedding"]) == 3
+    out, _ = backfill("docs", "--stale")
+    assert out == "docs.embedding: 3 vector(s) computed, 0 record(s) without text.\n"
+    assert [len(r["body"]["input"]) for r in openai_backend.requests] == [2, 1]  # batched
+    assert fetch("SELECT count(*) FROM search_vectorstate") == [(3,)]  # the deleted record's is gone
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("args, message", [
     (["nope"], 'Unknown model "nope"'),
     (["--field", "embedding"], "--field needs MODEL"),

@@ -57,6 +57,7 @@ class Command(BaseCommand):
 
     def _backfill(self, entry, vector, *, stale: bool, size: int) -> None:
         name = f"{entry.name}.{vector.name}"
+        services.forget_deleted(entry, vector)
         total = services.pending_count(entry, vector, stale=stale)
         bar = Progress(name, total, self.stderr)
         embedded = emptied = 0
