@@ -18,3 +18,5 @@ class SearchConfig(AppConfig):
             services.FIELD_CHECKS.append(check_vector_field)
         if search_paths not in openapi.MODEL_PATH_HOOKS:
             openapi.MODEL_PATH_HOOKS.append(search_paths)
+        openapi.ERRORS.setdefault("503", ("ServiceUnavailable", "`SERVICE_UNAVAILABLE`: the embedding backend is "
+                                                                "down or did not answer in time."))

@@ -24,8 +24,6 @@ def search_paths(entry: ModelEntry, schema: Schema, names: dict[int, str]) -> di
         return {}
     label = entry.definition.label or entry.name
     results = _results(entry, schema, names)
-    unavailable = _json({"$ref": "#/components/schemas/Error"},
-                        "The embedding backend is down or did not answer in time (`SERVICE_UNAVAILABLE`).")
     common = [_field_param(vectors), *_filter_params(entry, schema)]
     by_text = [_query("query", {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
                       "The text to search for; embedded with the model's embedding backend."),
@@ -39,11 +37,11 @@ def search_paths(entry: ModelEntry, schema: Schema, names: dict[int, str]) -> di
                 "Records by cosine similarity to the query (`similarity` = 1 − cosine distance), best first, "
                 "at or above `threshold`. `mode=hybrid` fuses full-text ranking over the field's source "
                 "fields with similarity by reciprocal-rank fusion; each record then also has `score`.")},
-                parameters=by_text, responses=_responses({"200": results, "503": unavailable}, *ERRORS)),
+                parameters=by_text, responses=_responses({"200": results}, *ERRORS, "503")),
             "post": _operation(entry, "search_by_vector", f"Search {label} records by vector", {"description": (
                 "Like GET, with a vector of your own in the body instead of `query`.")},
                 parameters=[_mode(), *common], body=vector_body,
-                responses=_responses({"200": results, "503": unavailable}, *ERRORS, "413", "415")),
+                responses=_responses({"200": results}, *ERRORS, "413", "415", "503")),
         },
         f"{RECORDS_PREFIX}{entry.name}/{{id}}/similar": {
             "get": _operation(entry, "similar", f"{label} records similar to one", {"description": (
