@@ -12,6 +12,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "infinity.settings")
 app = Celery("infinity")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# A deployment (or a test run) sharing one Redis with others can keep its tasks apart.
+app.conf.task_default_queue = os.environ.get("INFINITY_CELERY_QUEUE", "celery")
 app.conf.beat_schedule = {
     "webhooks-sweep": {"task": "webhooks.pump", "schedule": float(os.environ.get("INFINITY_WEBHOOK_SWEEP_SECONDS", 5))},
     "webhooks-prune": {"task": "webhooks.prune", "schedule": 3600.0},
