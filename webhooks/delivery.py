@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -129,19 +129,34 @@ def send_due(limit: int | None = None) -> int:
         now = timezone.now()
         requests = [(d.webhook.url, d.body.encode(), headers_for(d.webhook, d, now)) for d in due]
         outcomes = list(_pool_of().map(lambda request: sender.post(*request), requests))
-        for delivery, outcome in zip(due, outcomes):
-            _record(delivery, outcome, now)
+        attempts = [_record(delivery, outcome, now) for delivery, outcome in zip(due, outcomes)]
+        # Two statements for the whole batch, whatever its size.
+        DeliveryAttempt.objects.bulk_create(attempts)
+        _save_states(due)
         _update_webhooks(due, outcomes)
     return len(due)
 
 
-def _record(delivery: Delivery, outcome: sender.Outcome, started: dt.datetime) -> None:
+SAVE_STATES = f"""
+UPDATE {Delivery._meta.db_table} d SET attempts = v.attempts, status = v.status, finished_at = v.finished_at,
+    next_attempt_at = v.next_attempt_at, last_response_code = v.code, last_error = v.error
+FROM unnest(%s::text[], %s::int[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::int[], %s::text[])
+    AS v(id, attempts, status, finished_at, next_attempt_at, code, error)
+WHERE d.id = v.id
+"""
+
+
+def _save_states(due: list[Delivery]) -> None:
+    """Every delivery's new state in one statement (`bulk_update`'s CASE costs more Python than the sends)."""
+    columns = list(zip(*[(d.pk, d.attempts, d.status, d.finished_at, d.next_attempt_at, d.last_response_code,
+                          d.last_error) for d in due]))
+    with connection.cursor() as cursor:
+        cursor.execute(SAVE_STATES, [list(column) for column in columns])
+
+
+def _record(delivery: Delivery, outcome: sender.Outcome, started: dt.datetime) -> DeliveryAttempt:
+    """Apply one attempt's outcome to `delivery` (saved by the caller); returns the attempt's log row."""
     delivery.attempts += 1
-    DeliveryAttempt.objects.create(
-        delivery=delivery, number=delivery.attempts, started_at=started, succeeded=outcome.ok,
-        response_code=outcome.code, latency_ms=outcome.latency_ms, error=outcome.error[:500],
-        response_body=outcome.body,
-    )
     now = timezone.now()
     delivery.last_response_code, delivery.last_error = outcome.code, outcome.error[:500]
     schedule = retry_schedule()
@@ -154,8 +169,9 @@ def _record(delivery: Delivery, outcome: sender.Outcome, started: dt.datetime) -
         delivery.next_attempt_at = now + dt.timedelta(seconds=delay)
     else:
         delivery.status, delivery.finished_at, delivery.next_attempt_at = Delivery.FAILED, now, None
-    delivery.save(update_fields=["attempts", "status", "finished_at", "next_attempt_at", "last_response_code",
-                                 "last_error"])
+    return DeliveryAttempt(delivery=delivery, number=delivery.attempts, started_at=started, succeeded=outcome.ok,
+                           response_code=outcome.code, latency_ms=outcome.latency_ms, error=outcome.error[:500],
+                           response_body=outcome.body)
 
 
 def _update_webhooks(due: list[Delivery], outcomes: list) -> None:
