@@ -17,7 +17,7 @@ from standardwebhooks import Webhook as StandardWebhook
 
 from datamodels.dynamic import current_schema
 from datamodels.records import record_create
-from webhooks import delivery
+from webhooks import delivery, signing
 from webhooks.models import Delivery, DeliveryAttempt, Webhook
 
 from .conftest import b64, expected_signature, make_hook
@@ -58,6 +58,10 @@ def test_each_event_arrives_with_its_payload_headers_and_signatures(api, orders,
         t, v1 = headers["x-infinity-signature"].split(",")
         assert t == f"t={headers['webhook-timestamp']}" and abs(int(t[2:]) - time.time()) < 60
         assert v1 == "v1=" + expected_signature(hook["secret"], t[2:], got.body)
+        signature = headers["x-infinity-signature"]
+        assert signing.verify_infinity_signature(hook["secret"], signature, got.body, now=int(time.time()))
+        assert not signing.verify_infinity_signature(hook["secret"], signature, got.body, now=int(time.time()) + 301)
+        assert not signing.verify_infinity_signature("whsec_other", signature, got.body, now=int(time.time()))
         # The Standard Webhooks library verifies with the same secret.
         assert StandardWebhook(hook["secret"]).verify(got.body, headers) == got.json
     assert len({got.headers["x-infinity-delivery"] for got in (created, update, deleted)}) == 3
