@@ -27,7 +27,8 @@ class WebhookForm(forms.ModelForm):
                                             help_text="None chosen: every model.")
     fields = forms.CharField(required=False, help_text="Comma-separated field names: updates are sent only "
                                                        "when one of them changed (empty: any change).")
-    secret = forms.CharField(required=False, help_text="Leave empty to generate one (shown once after saving).")
+    signing_secret = forms.CharField(required=False, label="Secret",
+                                     help_text="Leave empty to generate one (shown once after saving).")
 
     class Meta:
         model = Webhook
@@ -39,15 +40,14 @@ class WebhookForm(forms.ModelForm):
             self.fields["models"].initial = DataModel.objects.filter(pk__in=self.instance.model_ids)
             self.fields["fields"].initial = ", ".join(self.instance.fields)
             self.fields["events"].initial = self.instance.events
-            del self.fields["secret"]
 
     def api_data(self) -> dict:
         data = {key: self.cleaned_data[key] for key in ("url", "active", "description")}
         data["events"] = list(self.cleaned_data["events"])
         data["models"] = [m.name for m in self.cleaned_data["models"]]
         data["fields"] = [f.strip() for f in self.cleaned_data["fields"].split(",") if f.strip()]
-        if self.cleaned_data.get("secret"):
-            data["secret"] = self.cleaned_data["secret"]
+        if self.cleaned_data.get("signing_secret"):
+            data["secret"] = self.cleaned_data["signing_secret"]
         return data
 
     def clean(self):
@@ -57,7 +57,8 @@ class WebhookForm(forms.ModelForm):
                 services.clean_webhook(self.api_data(), partial=bool(self.instance.pk))
             except ValidationFailed as exc:
                 for detail in exc.details or []:
-                    field = detail["field"] if detail["field"] in self.fields else None
+                    name = {"secret": "signing_secret"}.get(detail["field"], detail["field"])
+                    field = name if name in self.fields else None
                     self.add_error(field, detail["message"])
         return cleaned
 
@@ -87,6 +88,10 @@ class WebhookAdmin(admin.ModelAdmin):
     def deliveries_link(self, obj):
         url = reverse("admin:webhooks_delivery_changelist") + f"?webhook__id__exact={obj.pk}"
         return format_html('<a href="{}">See deliveries</a>', url)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return [f for f in fields if f != "signing_secret"] if obj is not None else fields  # rotate instead
 
     def save_model(self, request, obj, form, change):
         data = form.api_data()

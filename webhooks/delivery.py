@@ -110,12 +110,15 @@ def headers_for(webhook: Webhook, delivery: Delivery, now: dt.datetime) -> dict:
     }
 
 
+def _sendable():
+    """Pending deliveries of active webhooks (an inactive one's wait until it is switched back on), and pings."""
+    return Delivery.objects.filter(status=Delivery.PENDING).filter(Q(webhook__active=True) | Q(event="ping"))
+
+
 def _due(limit: int) -> list[Delivery]:
     return list(
-        Delivery.objects.select_for_update(skip_locked=True, of=("self",)).select_related("webhook")
-        .filter(status=Delivery.PENDING, next_attempt_at__lte=timezone.now())
-        .filter(Q(webhook__active=True) | Q(event="ping"))
-        .order_by("next_attempt_at")[:limit]
+        _sendable().select_for_update(skip_locked=True, of=("self",)).select_related("webhook")
+        .filter(next_attempt_at__lte=timezone.now()).order_by("next_attempt_at")[:limit]
     )
 
 
@@ -211,7 +214,7 @@ def pump(max_seconds: float = 30.0) -> int:
 
 def seconds_until_due(default: float) -> float:
     """How long until the next pending delivery is due (at most `default`)."""
-    nxt = (Delivery.objects.filter(status=Delivery.PENDING).order_by("next_attempt_at")
+    nxt = (_sendable().order_by("next_attempt_at")
            .values_list("next_attempt_at", flat=True).first())
     if nxt is None:
         return default

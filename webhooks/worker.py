@@ -22,6 +22,7 @@ from . import delivery
 
 logger = logging.getLogger("webhooks.worker")
 PRUNE_EVERY = 3600.0
+IDLE_WAIT = 0.2
 
 _thread: threading.Thread | None = None
 _stop = threading.Event()
@@ -57,11 +58,13 @@ def _run() -> None:
     while not _stop.is_set():
         try:
             listener = listener or _listener()
-            delivery.pump()
+            sent = delivery.pump()
             if time.monotonic() - last_prune > PRUNE_EVERY:
                 delivery.prune()
                 last_prune = time.monotonic()
             wait = delivery.seconds_until_due(sweep)
+            if not sent:  # what is due is in another worker's hands (locked): do not spin on it
+                wait = max(wait, IDLE_WAIT)
             if wait > 0:
                 for _ in listener.notifies(timeout=wait, stop_after=1):
                     pass
