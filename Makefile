@@ -31,6 +31,7 @@ bench: migrate
 	@command -v wrk >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk) \
 		|| { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(PY) -m bench.run
+	$(PY) -m bench.webhooks
 
 clean:
 	rm -rf $(VENV) var

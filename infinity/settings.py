@@ -231,6 +231,12 @@ INFINITY = {
     "KEY_CACHE_SECONDS": float(os.environ.get("INFINITY_KEY_CACHE_SECONDS", 5)),
     "MAX_BODY_BYTES": int(os.environ.get("INFINITY_MAX_BODY_BYTES", 10 * 1024 * 1024)),
     "WEBHOOK_ALLOW_PRIVATE": env_bool("INFINITY_WEBHOOK_ALLOW_PRIVATE"),
+    # Seconds before each retry (jittered by up to a fifth): 8 attempts over about 20 hours.
+    "WEBHOOK_RETRY_SCHEDULE": os.environ.get("INFINITY_WEBHOOK_RETRY_SCHEDULE", "10,60,300,1800,7200,21600,43200"),
+    "WEBHOOK_DISABLE_AFTER": float(os.environ.get("INFINITY_WEBHOOK_DISABLE_AFTER", 3 * 24 * 3600)),  # seconds failing
+    "WEBHOOK_KEEP_DAYS": float(os.environ.get("INFINITY_WEBHOOK_KEEP_DAYS", 14)),  # finished deliveries, then pruned
+    "WEBHOOK_SWEEP_SECONDS": float(os.environ.get("INFINITY_WEBHOOK_SWEEP_SECONDS", 5)),
+    "WEBHOOK_CONCURRENCY": int(os.environ.get("INFINITY_WEBHOOK_CONCURRENCY", 8)),  # requests in flight per worker
     "EMBEDDINGS": os.environ.get("INFINITY_EMBEDDINGS", "local"),
     # The `openai` backend: any OpenAI-compatible endpoint (see README "Semantic search").
     "EMBEDDINGS_URL": os.environ.get("INFINITY_EMBEDDINGS_URL", "https://api.openai.com/v1"),

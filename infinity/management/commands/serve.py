@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from infinity import background
+
 PASSWORD_FILE = "admin-password"
 
 
@@ -22,6 +24,7 @@ class Command(BaseCommand):
         base = f"http://{host}:{port}"
         self.stdout.write(f"\nInfinity {settings.VERSION}\n  API:   {base}/api/public/data/{{model}}\n"
                           f"  Admin: {base}/admin/\n  {self._login_hint()}\n")
+        background.start_all()  # webhook delivery (and other apps' work) without a second command
         call_command("runserver", f"{host}:{port}", use_reloader=False, use_threading=True)
 
     def _login_hint(self) -> str:
