@@ -10,9 +10,11 @@ class SearchConfig(AppConfig):
         # datamodels never imports search: search plugs its checks into datamodels' hooks.
         from datamodels import services
         from datamodels.api import openapi
+        from infinity import background
 
         from .api.openapi import search_paths
         from .sources import check_vector_field
+        from .worker import start
 
         if check_vector_field not in services.FIELD_CHECKS:
             services.FIELD_CHECKS.append(check_vector_field)
@@ -20,3 +22,4 @@ class SearchConfig(AppConfig):
             openapi.MODEL_PATH_HOOKS.append(search_paths)
         openapi.ERRORS.setdefault("503", ("ServiceUnavailable", "`SERVICE_UNAVAILABLE`: the embedding backend is "
                                                                 "down or did not answer in time."))
+        background.register("search", start)  # the embedding worker of `manage.py serve`

@@ -4,9 +4,9 @@ It drains the feed (`search.feed.drain`), then sleeps until PostgreSQL notifies 
 `infinity_changes` channel (the feed's triggers do, at commit) or `POLL_SECONDS` pass,
 whichever is first. After a failure (the backend is down, the database restarted) it
 waits 1, 2, 4 … up to `MAX_PAUSE` seconds before trying again; the changes wait in the
-feed meanwhile. `start()` runs it in a daemon thread of a server process without Redis
-(`manage.py serve`); `manage.py embeddings work` runs it in the foreground; with Redis,
-the `search.embed_changes` Celery task drains the feed instead.
+feed meanwhile. `start()` runs it in a daemon thread: of the server process without Redis
+(`manage.py serve`, through `infinity.background`), of each `celery -A infinity worker`
+with Redis (`search.tasks`); `manage.py embeddings work` runs it in the foreground.
 """
 
 from __future__ import annotations
@@ -60,10 +60,10 @@ def _wait_for_changes(stop: threading.Event, poll: float) -> None:
         stop.wait(poll)
 
 
-def start() -> threading.Thread | None:
-    """Start the worker thread of this process (once), unless Celery workers do the work."""
+def start(*, force: bool = False) -> threading.Thread | None:
+    """Start the worker thread of this process (once); with Redis only in Celery workers (`force`)."""
     global _thread
-    if settings.REDIS_URL or (_thread is not None and _thread.is_alive()):
+    if (settings.REDIS_URL and not force) or (_thread is not None and _thread.is_alive()):
         return None
     stop = threading.Event()
     _thread = threading.Thread(target=run, args=(stop,), name="search-embeddings", daemon=True)

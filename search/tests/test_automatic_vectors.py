@@ -159,3 +159,29 @@ def test_the_worker_thread_embeds_within_seconds(key_client, docs):
         stop.set()
         thread.join(timeout=30)
     assert not thread.is_alive()
+
+
+def test_manage_py_serve_embeds_with_no_second_command(key_client, docs, database_url):
+    """`make run` serves with `manage.py serve`: its embedding worker runs in the same process."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": ""}
+    server = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)], cwd=settings.BASE_DIR,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        rid = key_client.post("/api/public/data/docs", {"title": "served chair"}, format="json").json()["data"]["id"]
+        deadline = time.monotonic() + 90
+        while vector_of(docs, rid) is None and time.monotonic() < deadline and server.poll() is None:
+            time.sleep(0.1)
+        assert vector_of(docs, rid) is not None
+    finally:
+        server.kill()
+        server.wait(timeout=30)
