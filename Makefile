@@ -32,6 +32,7 @@ bench: migrate
 		|| { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(PY) -m bench.run
 	$(PY) -m bench.webhooks
+	$(PY) -m bench.search
 
 clean:
 	rm -rf $(VENV) var

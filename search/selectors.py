@@ -30,7 +30,7 @@ from .query import SearchQuery
 
 RRF_K = 60  # reciprocal-rank fusion's constant (Cormack et al.; what Weaviate and Elastic use)
 HYBRID_DEPTH = 4  # each ranking contributes up to this many times `limit` candidates
-MIN_EF_SEARCH = 40  # pgvector's default
+MIN_EF_SEARCH = 100  # pgvector's default is 40: a little more work per search buys recall@10 at 100k rows
 TEXT_SEARCH_CONFIG = "simple"  # no stemming or stop words: product codes and any language match as typed
 CACHE_SIZE = 1024
 
