@@ -250,3 +250,12 @@ def test_openapi_documents_search_and_similar(key_client, products_model):
     assert {"similarity", "score", "name", "embedding"} <= set(item["properties"])
     assert paths["/api/public/data/products/{id}/similar"]["get"]["operationId"] == "products_similar"
     assert "/api/public/data/notes/search" not in paths  # no vector field, nothing to search
+
+
+def test_openapi_inputs_leave_out_computed_vectors(key_client, products_model):
+    services.field_create(data_model=products_model, name="manual", type="vector", dimensions=3)
+    schemas = key_client.get("/api/schema?format=json").json()["components"]["schemas"]
+    assert "embedding" not in schemas["ProductsInput"]["properties"]
+    assert "embedding" not in schemas["PatchedProductsInput"]["properties"]
+    assert schemas["ProductsInput"]["properties"]["manual"]["maxItems"] == 3  # a client-set vector stays
+    assert "embedding" in schemas["ProductsRecord"]["properties"]
