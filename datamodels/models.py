@@ -5,7 +5,9 @@ are created and altered by `datamodels.ddl` through `datamodels.services`, never
 Django migrations. Physical names come from ids, so renames never touch SQL.
 """
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models.functions import Now
 
 
 class SchemaState(models.Model):
@@ -109,3 +111,45 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["caller", "scope", "key"], name="unique_idempotency_key")]
+
+
+class ChangeInterest(models.Model):
+    """What one consumer of the change feed (`datamodels.changes`) wants recorded.
+
+    `data_model` empty means every model; `fields` empty means any change of an update.
+    The triggers on every data table read these rows, so with none nothing is written.
+    """
+
+    consumer = models.CharField(max_length=50)
+    data_model = models.ForeignKey(DataModel, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    events = ArrayField(models.CharField(max_length=20))
+    fields = ArrayField(models.CharField(max_length=63), default=list, blank=True)
+
+    class Meta:
+        db_table = "datamodels_changeinterest"
+        constraints = [
+            models.UniqueConstraint(fields=["consumer", "data_model"], nulls_distinct=False,
+                                    name="changeinterest_one_per_consumer_model"),
+        ]
+
+
+class RecordChange(models.Model):
+    """One record change for one interested consumer, written by triggers in the change's transaction."""
+
+    id = models.BigAutoField(primary_key=True)
+    consumer = models.CharField(max_length=50)
+    data_model_id = models.IntegerField()  # no foreign key: a change outlives nothing but is never blocked
+    record_id = models.CharField(max_length=30)
+    event = models.CharField(max_length=20)
+    changed = ArrayField(models.CharField(max_length=63), default=list)
+    data = models.TextField(null=True)  # the record's JSON as the API writes it (text keeps the key order)
+    previous = models.JSONField(null=True)
+    created_at = models.DateTimeField(db_default=Now())
+    txid = models.BigIntegerField()  # the writing transaction: changes of one record in it are merged
+
+    class Meta:
+        db_table = "datamodels_recordchange"
+        indexes = [
+            models.Index(fields=["consumer", "id"], name="recordchange_consumer_idx"),
+            models.Index(fields=["txid", "record_id"], name="recordchange_txid_idx"),
+        ]

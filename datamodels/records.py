@@ -46,7 +46,9 @@ def clean_record(entry: ModelEntry, data, *, partial: bool, index: int | None = 
     errors = [_detail(key, _unknown_message(key), index) for key in data if key not in entry.by_name]
     clean = CleanRecord()
     for field in entry.fields:
-        if field.name in data:
+        if field.type == "vector" and field.source_fields:  # computed in the background (search)
+            message = "Computed from source_fields: it cannot be set" if field.name in data else None
+        elif field.name in data:
             message = _clean_value(field, data[field.name], clean)
         elif partial:
             continue

@@ -16,7 +16,7 @@ from django.db.models import F
 
 from infinity.exceptions import SchemaError
 
-from . import ddl
+from . import changes, ddl
 from .fieldtypes import REGISTRY, InvalidValue, field_type
 from .models import DataModel, Field, SchemaState
 from .permissions import permissions_delete, permissions_sync
@@ -40,6 +40,10 @@ TEXT_SOURCES = frozenset({"text", "long_text", "email", "url", "select"})
 # Options that define how values are stored: changing one converts the data.
 STORAGE_ATTRS = ("type", "decimal_places", "related_model_id", "many", "dimensions", "choices")
 INDEX_ATTRS = ("unique", "indexed")
+# Checks of a field definition that other apps add (search: a computed vector's size must
+# be its embedding backend's), so datamodels needs not import them: each takes a Field and
+# returns messages.
+FIELD_CHECKS: list = []
 
 
 def validate_model_name(name: str) -> list[str]:
@@ -75,7 +79,7 @@ def validate_field(field: Field, siblings: list[Field]) -> list[str]:
     errors += _validate_lengths(field)
     errors += _validate_default(field, kind)
     errors += _validate_sources(field, siblings)
-    return errors
+    return errors + [f"{name}: {message}" for check in FIELD_CHECKS for message in check(field)]
 
 
 def _validate_lengths(field: Field) -> list[str]:
@@ -155,6 +159,7 @@ def data_model_create(*, name: str, label: str = "", description: str = "", fiel
     permissions_sync(data_model=data_model)
     for attrs in fields:
         _field_create(data_model, attrs)
+    changes.install(data_model)
     _bump_version()
     return data_model
 
@@ -188,6 +193,7 @@ def data_model_delete(*, data_model: DataModel) -> None:
     for field in data_model.fields.filter(type="relation", many=True):
         ddl.drop_field(field)
     ddl.drop_table(data_model)
+    changes.uninstall(data_model.pk)
     permissions_delete(data_model=data_model)
     data_model.fields.all().delete()
     data_model.delete()
@@ -199,6 +205,7 @@ def field_create(*, data_model: DataModel, **attrs) -> Field:
     """Add a field: a column (or join table) appears in the same transaction."""
     _lock_schema()
     field = _field_create(data_model, attrs)
+    changes.install(data_model)
     _bump_version()
     return field
 
@@ -232,6 +239,7 @@ def field_update(*, field: Field, force: bool = False, **attrs) -> Field:
     _check_rename(old, new, siblings)
     _apply_field_change(old, new, force)
     new.save()
+    changes.install(old.data_model)
     _bump_version()
     return new
 
@@ -305,6 +313,8 @@ def field_delete(*, field: Field) -> None:
     users = [f.name for f in field.data_model.fields.filter(type="vector") if field.name in f.source_fields]
     if users:
         _raise([f'"{field.name}" is a source of vector field(s) {", ".join(users)}; remove it there first'])
+    data_model = field.data_model
     ddl.drop_field(field)
     field.delete()
+    changes.install(data_model)
     _bump_version()

@@ -60,7 +60,27 @@ INFINITY = {
     # Largest upload the admin's Import page takes (None: the body limit); never above the body limit.
     "IMPORT_MAX_BYTES": env.whole("INFINITY_IMPORT_MAX_BYTES", None, low=1024, high=2**31 - 1),
     "WEBHOOK_ALLOW_PRIVATE": env.flag("INFINITY_WEBHOOK_ALLOW_PRIVATE", False),
+    # Seconds before each retry (jittered by up to a fifth): 8 attempts over about 20 hours.
+    "WEBHOOK_RETRY_SCHEDULE": env.text("INFINITY_WEBHOOK_RETRY_SCHEDULE", "10,60,300,1800,7200,21600,43200",
+                                       pattern=r"\d+(\.\d+)?(,\d+(\.\d+)?)*",
+                                       allowed="seconds before each retry, comma-separated (e.g. 10,60,300)"),
+    "WEBHOOK_DISABLE_AFTER": env.number("INFINITY_WEBHOOK_DISABLE_AFTER", 3 * 24 * 3600.0, low=1, high=10**9),
+    "WEBHOOK_KEEP_DAYS": env.number("INFINITY_WEBHOOK_KEEP_DAYS", 14.0, low=0, high=36_500),  # then pruned
+    "WEBHOOK_SWEEP_SECONDS": env.number("INFINITY_WEBHOOK_SWEEP_SECONDS", 5.0, low=0.05, high=3600),
+    "WEBHOOK_CONCURRENCY": env.whole("INFINITY_WEBHOOK_CONCURRENCY", 8, low=1, high=1000),  # in flight per worker
     "EMBEDDINGS": env.choice("INFINITY_EMBEDDINGS", "local", choices=("local", "openai")),
+    # The `openai` backend: any OpenAI-compatible endpoint (see README "Semantic search").
+    "EMBEDDINGS_URL": env.text("INFINITY_EMBEDDINGS_URL", "https://api.openai.com/v1", pattern=r"https?://\S+",
+                               allowed="an http:// or https:// URL"),
+    "EMBEDDINGS_MODEL": env.text("INFINITY_EMBEDDINGS_MODEL", "text-embedding-3-small", pattern=r"\S+",
+                                 allowed="a model name"),
+    "EMBEDDINGS_API_KEY": env.text("INFINITY_EMBEDDINGS_API_KEY", "", pattern=r"(?s).*", allowed="any text"),
+    "EMBEDDINGS_DIMENSIONS": env.whole("INFINITY_EMBEDDINGS_DIMENSIONS", 0, low=0, high=16_000),  # 0: the model's
+    "EMBEDDINGS_TIMEOUT": env.number("INFINITY_EMBEDDINGS_TIMEOUT", 10.0, low=0.1, high=600),
+    "EMBEDDINGS_ATTEMPTS": env.whole("INFINITY_EMBEDDINGS_ATTEMPTS", 3, low=1, high=20),
+    "EMBEDDINGS_BATCH": env.whole("INFINITY_EMBEDDINGS_BATCH", 64, low=1, high=2048),
+    # BLAS threads of the `local` model per process: processes share the cores.
+    "EMBEDDINGS_THREADS": env.whole("INFINITY_EMBEDDINGS_THREADS", 1, low=1, high=64),
 }
 env.check()
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/schema", SchemaView.as_view(), name="schema"),
     path("api/docs", DocsView.as_view(), name="docs"),
     path("api/public/data/", include("datamodels.api.urls")),
+    path("api/webhooks", include("webhooks.api.urls")),
     path("api/", include("accounts.api.urls")),
     # Anything else under /api/ is a JSON 404, even with DEBUG on.
     re_path(r"^api/", errors.not_found_view),

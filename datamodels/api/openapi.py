@@ -48,6 +48,9 @@ SECURITY_SCHEMES = {
 }
 OPERATOR_SYMBOLS = {EQ: ":", NE: ":!=", GT: ":>", GTE: ":>=", LT: ":<", LTE: ":<=", CONTAINS: ":~"}
 MAX_INCLUDE_PATHS = 50  # beyond this, `include` items are documented as free text
+# Per-model paths other apps add (search: `/{model}/search`, `/{model}/{id}/similar`), so
+# datamodels needs not import them: each takes (entry, schema, names) and returns paths.
+MODEL_PATH_HOOKS: list = []
 
 API_DESCRIPTION = """\
 Every data model gets a REST API under `/api/public/data/{model}`; this document
@@ -145,6 +148,8 @@ def add_data_model_paths(result, generator, request, public, **kwargs):
     for entry in entries:
         schemas.update(model_components(entry, schema, names))
         paths.update(model_paths(entry, schema, names))
+        for hook in MODEL_PATH_HOOKS:
+            paths.update(hook(entry, schema, names))
     result["paths"] = dict(sorted(paths.items()))
     components["schemas"] = dict(sorted(schemas.items()))
     return result

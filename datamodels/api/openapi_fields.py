@@ -138,7 +138,8 @@ def model_components(entry: ModelEntry, schema: Schema, names: dict[int, str]) -
         "properties": {**system, **{f.name: record_property(f, names) for f in entry.fields}},
         "additionalProperties": False,
     }
-    writable = {f.name: input_property(f) for f in entry.fields}
+    # A vector with source_fields is computed in the background: clients cannot set it.
+    writable = {f.name: input_property(f) for f in entry.fields if not (f.type == "vector" and f.source_fields)}
     required = [f.name for f in entry.fields if f.required and f.default is None]
     body = {"type": "object", "properties": writable, "additionalProperties": False}
     return {

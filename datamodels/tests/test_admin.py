@@ -199,7 +199,7 @@ def test_lossy_retype_with_force_applies_and_empties_what_does_not_fit(admin_cli
 def test_renaming_a_vector_source_keeps_the_vector_pointing_at_it(admin_client):
     data_model = services.data_model_create(name="docs", fields=[
         {"name": "body", "type": "long_text"},
-        {"name": "embedding", "type": "vector", "dimensions": 2, "source_fields": ["body"]},
+        {"name": "embedding", "type": "vector", "dimensions": 384, "source_fields": ["body"]},
     ])
 
     response = admin_client.post(change_url(data_model), change_post(data_model, edits={"body": {"name": "text"}}))
@@ -212,7 +212,7 @@ def test_renaming_a_vector_source_keeps_the_vector_pointing_at_it(admin_client):
 def test_removing_a_vector_source_is_refused_on_the_vector_row(admin_client):
     data_model = services.data_model_create(name="docs", fields=[
         {"name": "body", "type": "long_text"},
-        {"name": "embedding", "type": "vector", "dimensions": 2, "source_fields": ["body"]},
+        {"name": "embedding", "type": "vector", "dimensions": 384, "source_fields": ["body"]},
     ])
 
     response = admin_client.post(change_url(data_model), change_post(data_model, deletes=["body"]))
@@ -226,7 +226,7 @@ def test_removing_a_vector_source_is_refused_on_the_vector_row(admin_client):
 def test_one_save_can_add_a_vector_before_its_sources_and_a_relation_to_its_own_model(admin_client):
     data_model = services.data_model_create(name="docs", fields=[{"name": "title", "type": "text"}])
     new_rows = [
-        {"name": "embedding", "type": "vector", "dimensions": 3, "source_fields": "title, body"},
+        {"name": "embedding", "type": "vector", "dimensions": 384, "source_fields": "title, body"},
         {"name": "body", "type": "long_text"},
         {"name": "parent", "type": "relation", "related_model": data_model.pk},
     ]
@@ -258,7 +258,7 @@ def test_rename_and_relabel_a_model(admin_client):
     ({"name": "created_at", "type": "text"}, "is reserved"),
     ({"name": "status", "type": "select"}, "choices must be a non-empty list"),
     ({"name": "owner", "type": "relation"}, "a relation needs `to`"),
-    ({"name": "embedding", "type": "vector", "dimensions": 3, "source_fields": "missing"}, "source_fields must name"),
+    ({"name": "embedding", "type": "vector", "dimensions": 384, "source_fields": "missing"}, "source_fields must name"),
     ({"name": "age", "type": "integer", "default": "old"}, "default is invalid"),
 ])
 def test_invalid_field_shows_the_error_and_creates_nothing(admin_client, row, message):

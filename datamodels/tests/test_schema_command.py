@@ -217,13 +217,13 @@ def test_relation_to_a_model_declared_later_works(tmp_path):
 
 def test_vector_declared_before_its_source_fields_keeps_file_order(tmp_path):
     document = {"models": [{"name": "docs", "fields": [
-        {"name": "embedding", "type": "vector", "dimensions": 2, "source_fields": ["body"]},
+        {"name": "embedding", "type": "vector", "dimensions": 384, "source_fields": ["body"]},
         {"name": "body", "type": "long_text"},
     ]}]}
 
     output = apply(tmp_path, document)
 
-    assert output.splitlines()[1:3] == ["+ field docs.body (long_text)", "+ field docs.embedding (vector(2))"]
+    assert output.splitlines()[1:3] == ["+ field docs.body (long_text)", "+ field docs.embedding (vector(384))"]
     assert [f["name"] for f in json.loads(run("export"))["models"][0]["fields"]] == ["embedding", "body"]
 
 
@@ -473,7 +473,7 @@ def test_invalid_json_names_line_and_column(tmp_path):
      'models[0]: "name" must be a string; b.fields[0]: "name" must be a string'),
     ({"models": [{"name": "a", "fields": [{"name": "x", "type": "relation"}]}]},
      "a.x: a relation needs `to`: the model it points to"),
-    ({"models": [{"name": "a", "fields": [{"name": "x", "type": "vector", "dimensions": 2, "source_fields": ["y"]}]}]},
+    ({"models": [{"name": "a", "fields": [{"name": "x", "type": "vector", "dimensions": 384, "source_fields": ["y"]}]}]},
      "a.x: source_fields must name text fields of this model (not: y)"),
     ({"models": [{"name": "a", "fields": [{"name": "x", "type": "select", "choices": ["p"], "default": "q"}]}]},
      "a.x: default is invalid: Must be one of: p"),

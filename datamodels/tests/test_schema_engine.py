@@ -218,7 +218,7 @@ def test_renaming_a_field_keeps_its_column_and_data(things):
 
 
 def test_renaming_a_source_field_follows_in_the_vector_field(things):
-    services.field_create(data_model=things, name="embedding", type="vector", dimensions=3, source_fields=["title"])
+    services.field_create(data_model=things, name="embedding", type="vector", dimensions=384, source_fields=["title"])
     services.field_update(field=field_of(things, "title"), name="heading")
     assert field_of(things, "embedding").source_fields == ["heading"]
 
@@ -534,9 +534,9 @@ FIELD_ERRORS = [
                  "status: default is invalid: Must be one of: on, off", id="default-not-a-choice"),
     pytest.param({"name": "day", "type": "date", "default": "tomorrow"},
                  "day: default is invalid: Must be a date as YYYY-MM-DD", id="default-date"),
-    pytest.param({"name": "embedding", "type": "vector", "dimensions": 3, "source_fields": ["qty"]},
+    pytest.param({"name": "embedding", "type": "vector", "dimensions": 384, "source_fields": ["qty"]},
                  "embedding: source_fields must name text fields of this model (not: qty)", id="source-not-text"),
-    pytest.param({"name": "embedding", "type": "vector", "dimensions": 3, "source_fields": ["title", "nope"]},
+    pytest.param({"name": "embedding", "type": "vector", "dimensions": 384, "source_fields": ["title", "nope"]},
                  "embedding: source_fields must name text fields of this model (not: nope)", id="source-unknown"),
     pytest.param({"name": "bio", "type": "long_text", "unique": True}, "bio: a long_text field cannot be unique",
                  id="unique-long_text"),

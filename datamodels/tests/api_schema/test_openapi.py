@@ -111,10 +111,12 @@ def test_every_model_gets_its_path_set_with_operation_ids(key_client, customers)
         "/api/public/data/companies/{id}": ["delete", "get", "patch", "put"],
         CUSTOMERS: ["get", "post"],
         CUSTOMERS + "/{id}": ["delete", "get", "patch", "put"],
+        CUSTOMERS + "/search": ["get", "post"],  # customers has a vector field (search adds these)
+        CUSTOMERS + "/{id}/similar": ["get"],
     }
     assert [operation["operationId"] for path, _, operation in operations(document) if "customers" in path] == [
-        "customers_list", "customers_create", "customers_retrieve", "customers_update", "customers_partial_update",
-        "customers_destroy",
+        "customers_list", "customers_create", "customers_search", "customers_search_by_vector", "customers_retrieve",
+        "customers_update", "customers_partial_update", "customers_destroy", "customers_similar",
     ]
     assert not {"/api/public/data/{model}", SCHEMA, DOCS} & set(document["paths"])
 
@@ -265,7 +267,7 @@ def test_a_key_limited_to_some_models_sees_only_those(client_api, make_api_key, 
     document = fetch(client_api, HTTP_X_API_KEY=raw)
 
     assert sorted(path for path in document["paths"] if path.startswith("/api/public/data/")) == [
-        CUSTOMERS, CUSTOMERS + "/{id}"
+        CUSTOMERS, CUSTOMERS + "/search", CUSTOMERS + "/{id}", CUSTOMERS + "/{id}/similar"
     ]
     schemas = document["components"]["schemas"]
     assert not [name for name in schemas if name.startswith("Companies")]

@@ -28,6 +28,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from infinity import background
+
 PASSWORD_FILE = "admin-password"
 PR_SET_PDEATHSIG = 1
 MAX_WORKERS = 8  # one database connection each; the embedded PostgreSQL allows 100
@@ -98,6 +100,7 @@ class Command(BaseCommand):
     def start_background_workers(self) -> None:
         """In-process background work (e.g. webhook deliveries without REDIS_URL) starts here:
         in this parent process, once, never in uWSGI's forked workers."""
+        background.start_all()
 
     # --- the server -----------------------------------------------------------------
 

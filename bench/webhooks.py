@@ -1,0 +1,178 @@
+"""`python -m bench.webhooks` (run by `make bench` after bench.run): what webhooks cost and how fast they go.
+
+On the bench database (bench.setup_data's `customers`), with the production server
+(uWSGI, as bench.run starts it) and one delivery worker (`manage.py webhooks work`, or
+`celery -A infinity worker --beat` with REDIS_URL), to a receiver in this process:
+
+- R5 (single creates, wrk) with no webhook, then with one active webhook on the model
+  (needs wrk; targets ≥ 95 % of R5 before the change feed, and ≥ 75 % of that);
+- a burst of BENCH_BURST changes (default 10,000) as bulk creates of 1,000: time until
+  all are received, deliveries per second (target: within 60 s);
+- BENCH_RATE changes per second (default 100) for BENCH_RATE_SECONDS (default 10):
+  commit-to-receipt latency p50/p99 (target p99 < 1 s), commit = the create's response.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from bench.run import PORT, PY, ROOT, requests_under_test, run_wrk, shutil, start_server
+
+BURST = int(os.environ.get("BENCH_BURST", 10_000))
+RATE = int(os.environ.get("BENCH_RATE", 100))
+RATE_SECONDS = float(os.environ.get("BENCH_RATE_SECONDS", 10))
+R5_SECONDS = int(os.environ.get("BENCH_DURATION", 10))
+BASE = f"http://127.0.0.1:{PORT}"
+
+
+class Receiver:
+    """Counts deliveries by record id and when each first arrived."""
+
+    def __init__(self):
+        self.arrived: dict[str, float] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                with receiver.lock:
+                    receiver.arrived.setdefault(body["data"]["id"], time.time())
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def wait_for(self, ids, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if all(i in self.arrived for i in ids):
+                    return True
+            time.sleep(0.01)
+        return False
+
+
+def call(method: str, path: str, key: str, body=None) -> dict:
+    request = urllib.request.Request(f"{BASE}{path}", method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={"X-API-Key": key, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def r5(info: dict, workdir: Path) -> float | None:
+    if shutil.which("wrk") is None:
+        return None
+    url, script, _ = requests_under_test(info)["R5"]
+    lua = workdir / script  # run_wrk writes it, with a fresh nonce
+    run_wrk(url, info["key"], lua, 2)
+    return run_wrk(url, info["key"], lua, R5_SECONDS)["rps"]
+
+
+def burst(info: dict, receiver: Receiver) -> dict:
+    started, ids = time.time(), []
+    for start in range(0, BURST, 1000):
+        items = [{"name": "Burst", "email": f"b{start + i}-{started}@example.com", "status": "active", "total": 1}
+                 for i in range(min(1000, BURST - start))]
+        ids += [r["id"] for r in call("POST", "/api/public/data/customers", info["key"], items)["data"]]
+    written = time.time()
+    done = receiver.wait_for(ids, 300)
+    last = max(receiver.arrived.get(i, time.time()) for i in ids)
+    return {"changes": len(ids), "all_received": done, "seconds": round(last - started, 2),
+            "writes_seconds": round(written - started, 2),
+            "per_second": round(len(ids) / (last - started), 1)}
+
+
+def steady(info: dict, receiver: Receiver) -> dict:
+    committed: dict[str, float] = {}
+    began = time.monotonic()
+    for n in range(int(RATE * RATE_SECONDS)):
+        time.sleep(max(0.0, began + n / RATE - time.monotonic()))
+        record = call("POST", "/api/public/data/customers", info["key"],
+                      {"name": "Steady", "email": f"s{n}-{began}@example.com", "status": "active", "total": 1})
+        committed[record["data"]["id"]] = time.time()
+    receiver.wait_for(list(committed), 60)
+    latencies = sorted(receiver.arrived[i] - t for i, t in committed.items() if i in receiver.arrived)
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else None
+    return {"changes": len(committed), "received": len(latencies),
+            "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
+            "p99_ms": round(p99 * 1000, 1) if p99 is not None else None}
+
+
+def start_worker(env: dict) -> subprocess.Popen:
+    if env.get("REDIS_URL"):
+        command = [PY, "-m", "celery", "-A", "infinity", "worker", "--beat", "--loglevel=WARNING",
+                   "-s", str(Path(tempfile.gettempdir()) / "infinity-bench-beat")]
+    else:
+        command = [PY, "manage.py", "webhooks", "work"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+
+
+def main() -> None:
+    count = int(os.environ.get("N", 100_000))
+    env = {**os.environ, "INFINITY_DEBUG": "0", "INFINITY_LOG_LEVEL": "ERROR", "INFINITY_WEBHOOK_ALLOW_PRIVATE": "1"}
+    if not os.environ.get("DATABASE_URL"):
+        env["INFINITY_DB_NAME"] = "infinity_bench"
+    setup = subprocess.run([PY, "-m", "bench.setup_data", str(count)], cwd=ROOT, env=env, capture_output=True, text=True)
+    if setup.returncode:
+        sys.exit(f"bench.webhooks: setup failed:\n{setup.stderr[-3000:]}")
+    info = json.loads(setup.stdout.strip().splitlines()[-1])
+    if not os.environ.get("DATABASE_URL"):  # hold the embedded server for the whole run, as bench.run does
+        from infinity.embedded import ensure_server
+
+        ensure_server(Path(os.environ.get("INFINITY_VAR_DIR", ROOT / "var")) / "pgdata", env["INFINITY_DB_NAME"])
+    receiver, server, worker, hook = Receiver(), start_server(env), None, None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            before = r5(info, Path(tmp))
+            hook = call("POST", "/api/webhooks", info["key"],
+                        {"url": receiver.url, "events": ["record.created", "record.updated", "record.deleted"],
+                         "models": ["customers"]})["data"]
+            worker = start_worker(env)
+            watched = r5(info, Path(tmp))
+        results = {"r5_no_webhook": before, "r5_one_webhook": watched, "burst": burst(info, receiver),
+                   "steady": steady(info, receiver), "broker": "Celery on Redis" if env.get("REDIS_URL") else "in-process"}
+    finally:
+        if hook:
+            call("DELETE", f"/api/webhooks/{hook['id']}", info["key"])
+        for process in (worker, server):
+            if process is not None:
+                process.terminate()
+                process.wait(10)
+    print(report(results))
+
+
+def report(r: dict) -> str:
+    ratio = f"{r['r5_one_webhook'] / r['r5_no_webhook']:.0%}" if r["r5_no_webhook"] and r["r5_one_webhook"] else "—"
+    b, s = r["burst"], r["steady"]
+    return "\n".join([
+        f"Webhooks ({r['broker']})", "", "| measure | value |", "|---|---:|",
+        f"| R5, no webhook (req/s) | {r['r5_no_webhook'] or '— (no wrk)'} |",
+        f"| R5, one active webhook (req/s) | {r['r5_one_webhook'] or '— (no wrk)'} ({ratio}) |",
+        f"| burst of {b['changes']:,} changes: all received | {b['all_received']} in {b['seconds']} s |",
+        f"| burst deliveries per second | {b['per_second']:,} (the writes took {b['writes_seconds']} s) |",
+        f"| steady {RATE}/s for {RATE_SECONDS:.0f} s: commit→receipt p50 / p99 (ms) | {s['p50_ms']} / {s['p99_ms']} "
+        f"({s['received']}/{s['changes']} received) |",
+    ])
+
+
+if __name__ == "__main__":
+    main()

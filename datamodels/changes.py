@@ -1,0 +1,310 @@
+"""The change feed: every committed record change, written by triggers in the change's own transaction.
+
+Consumers (webhooks, search) never hook into write paths. They declare what they want
+(`change_interest_set`: a model or every model, events, fields) and take what the
+triggers wrote (`changes_claim`), so the API, the admin browser, bulk writes, `manage.py`
+commands, COPY and relations cleared by a delete all produce the same events, and a
+rolled-back change produces none. Triggers on each data table (installed by `install`,
+which the schema services call after every change of a model's fields):
+
+- `dm_<id>` AFTER INSERT, per statement (its new rows, which the row-count trigger
+  captures anyway): one `record.created` per row and interested consumer;
+- `dm_<id>` AFTER UPDATE, per row: the changed fields (vector fields and `updated_at`
+  aside) and their old values as the API writes them; nothing when nothing changed;
+- `dm_<id>` BEFORE DELETE, per row: the record as it was, to-many links included;
+- each to-many join table, per statement: an `updated` of the source records whose
+  links changed, with the links as they were in `previous`.
+
+With no interest in a model each trigger costs one indexed look-up and writes nothing.
+Changes of one record within one transaction merge into one row per consumer. `data` is
+filled at commit (a deferred trigger on the feed table runs `infinity_record_json_<id>`,
+the list pages' own SQL renderer), so it is the record as committed, and a
+`pg_notify('infinity_changes', consumer)` tells listeners there is work.
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+from django.db import connection, transaction
+
+from .fieldtypes import field_type
+from .models import ChangeInterest, DataModel, RecordChange
+from .selectors import RecordRenderer
+
+EVENTS = ("record.created", "record.updated", "record.deleted")
+CHANNEL = "infinity_changes"
+TABLE = "datamodels_recordchange"
+INTERESTS = "datamodels_changeinterest"
+PAIRS_PER_CALL = 40  # jsonb_build_object takes at most 100 arguments
+
+# Functions every data table's triggers share; created by migration 0008.
+SHARED_SQL = f"""
+CREATE OR REPLACE FUNCTION infinity_change_updated(model_id integer, rid text, names text[], prev jsonb)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE i record; pending record; tx bigint := txid_current();
+BEGIN
+    FOR i IN SELECT consumer, fields FROM {INTERESTS}
+             WHERE (data_model_id = model_id OR data_model_id IS NULL) AND 'record.updated' = ANY(events) LOOP
+        SELECT id, event INTO pending FROM {TABLE}
+            WHERE txid = tx AND record_id = rid AND consumer = i.consumer AND data_model_id = model_id
+              AND data IS NULL ORDER BY id LIMIT 1;
+        IF pending.id IS NOT NULL THEN
+            -- Earlier in this transaction: a create says it all; an update gains these
+            -- fields, keeping the oldest value of each.
+            IF pending.event = 'record.updated' THEN
+                UPDATE {TABLE} c SET changed = c.changed::text[] || ARRAY(SELECT n FROM unnest(names) n WHERE n <> ALL(c.changed)),
+                       previous = prev || c.previous
+                    WHERE c.id = pending.id;
+            END IF;
+            CONTINUE;
+        END IF;
+        IF cardinality(i.fields) > 0 AND NOT (i.fields::text[] && names) THEN
+            CONTINUE;
+        END IF;
+        INSERT INTO {TABLE} (consumer, data_model_id, record_id, event, changed, previous, created_at, txid)
+            VALUES (i.consumer, model_id, rid, 'record.updated', names, prev, now(), tx);
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION infinity_link_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    model_id integer := TG_ARGV[0]::integer;
+    fname text;
+    src text;
+    prev json;
+    changes text := CASE TG_OP WHEN 'INSERT' THEN 'new_rows' ELSE 'old_rows' END;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM {INTERESTS} WHERE (data_model_id = model_id OR data_model_id IS NULL)
+                   AND 'record.updated' = ANY(events)) THEN
+        RETURN NULL;
+    END IF;
+    SELECT name INTO fname FROM datamodels_field WHERE id = TG_ARGV[1]::integer;
+    -- A source deleted by this statement's cascade is gone already: its delete says it.
+    FOR src IN EXECUTE format('SELECT DISTINCT c.source_id FROM %I c WHERE EXISTS '
+                              '(SELECT 1 FROM %I r WHERE r.id = c.source_id)', changes, 'dm_' || model_id) LOOP
+        -- The links as they were before this statement, in link order.
+        IF TG_OP = 'INSERT' THEN
+            EXECUTE format('SELECT coalesce(json_agg(l.target_id ORDER BY l.id), ''[]'') FROM %I l '
+                           'WHERE l.source_id = $1 AND l.id NOT IN (SELECT id FROM new_rows)', TG_TABLE_NAME)
+                INTO prev USING src;
+        ELSE
+            EXECUTE format('SELECT coalesce(json_agg(l.target_id ORDER BY l.id), ''[]'') FROM '
+                           '(SELECT id, target_id FROM %I WHERE source_id = $1 '
+                           'UNION ALL SELECT id, target_id FROM old_rows WHERE source_id = $1) l', TG_TABLE_NAME)
+                INTO prev USING src;
+        END IF;
+        PERFORM infinity_change_updated(model_id, src, ARRAY[fname], jsonb_build_object(fname, prev));
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION infinity_change_finalize() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE body text;
+BEGIN
+    IF NEW.data IS NULL THEN
+        EXECUTE format('SELECT infinity_record_json_%s($1)', NEW.data_model_id) INTO body USING NEW.record_id;
+        IF body IS NULL THEN  -- deleted later in this transaction: its delete says it
+            DELETE FROM {TABLE} WHERE id = NEW.id;
+            RETURN NULL;
+        END IF;
+        UPDATE {TABLE} SET data = body WHERE id = NEW.id;
+    END IF;
+    PERFORM pg_notify('{CHANNEL}', NEW.consumer);
+    RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS {TABLE}_finalize ON {TABLE};
+CREATE CONSTRAINT TRIGGER {TABLE}_finalize AFTER INSERT ON {TABLE}
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION infinity_change_finalize();
+"""
+
+DROP_SHARED_SQL = f"""
+DROP TRIGGER IF EXISTS {TABLE}_finalize ON {TABLE};
+DROP FUNCTION IF EXISTS infinity_change_finalize();
+DROP FUNCTION IF EXISTS infinity_link_changes();
+DROP FUNCTION IF EXISTS infinity_change_updated(integer, text, text[], jsonb);
+"""
+
+
+# --- the triggers of one data model -------------------------------------------------
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _text_array(names: list[str]) -> str:
+    return "ARRAY[" + ", ".join(_quote(n) for n in names) + "]::text[]" if names else "'{}'::text[]"
+
+
+def record_json_items(fields: list, row: str) -> list[str]:
+    """The select list writing a record as the API does (the list pages' renderer), from `row`."""
+    return RecordRenderer(SimpleNamespace(fields=list(fields)), None)._sql_json(row)
+
+
+def _render_function(model_id: int, fields: list) -> str:
+    items = record_json_items(fields, "p")
+    return (f"CREATE OR REPLACE FUNCTION infinity_record_json_{model_id}(rid text) RETURNS text "
+            f"LANGUAGE sql STABLE AS $$ SELECT row_to_json(j)::text FROM \"dm_{model_id}\" p "
+            f"CROSS JOIN LATERAL (SELECT {', '.join(items)}) j WHERE p.id = rid $$")
+
+
+def _watched(model_id: int, event: str) -> str:
+    return (f"(i.data_model_id = {model_id} OR i.data_model_id IS NULL) AND '{event}' = ANY(i.events)")
+
+
+def _old_values(columns: list) -> str:
+    """jsonb of every column field's old value, keyed by name (in calls of at most 40 pairs)."""
+    pairs = [f"{_quote(f.name)}, to_jsonb({field_type(f.type).json_sql(f, 'OLD')})" for f in columns]
+    calls = [f"jsonb_build_object({', '.join(pairs[i:i + PAIRS_PER_CALL])})"
+             for i in range(0, len(pairs), PAIRS_PER_CALL)]
+    return " || ".join(calls) or "'{}'::jsonb"
+
+
+def _trigger_function(model_id: int, fields: list) -> str:
+    shown = [f for f in fields if field_type(f.type).json_sql(f, "p") is not None]  # vectors aside
+    columns = [f for f in shown if not (f.type == "relation" and f.many)]
+    changed = ", ".join(f'CASE WHEN OLD."{f.column}" IS DISTINCT FROM NEW."{f.column}" THEN {_quote(f.name)} END'
+                        for f in columns)
+    return f"""
+CREATE OR REPLACE FUNCTION infinity_changes_{model_id}() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE names text[]; prev jsonb;  -- not `old`: PL/pgSQL names are case-blind, it would hide OLD
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF EXISTS (SELECT 1 FROM {INTERESTS} i WHERE {_watched(model_id, 'record.created')}) THEN
+            INSERT INTO {TABLE} (consumer, data_model_id, record_id, event, changed, created_at, txid)
+                SELECT i.consumer, {model_id}, n.id, 'record.created', {_text_array([f.name for f in shown])},
+                       now(), txid_current()
+                FROM {INTERESTS} i CROSS JOIN new_rows n WHERE {_watched(model_id, 'record.created')};
+        END IF;
+        RETURN NULL;
+    ELSIF TG_OP = 'DELETE' THEN
+        IF EXISTS (SELECT 1 FROM {INTERESTS} i WHERE {_watched(model_id, 'record.deleted')}) THEN
+            INSERT INTO {TABLE} (consumer, data_model_id, record_id, event, changed, data, created_at, txid)
+                SELECT i.consumer, {model_id}, OLD.id, 'record.deleted', '{{}}', infinity_record_json_{model_id}(OLD.id),
+                       now(), txid_current()
+                FROM {INTERESTS} i WHERE {_watched(model_id, 'record.deleted')};
+        END IF;
+        RETURN OLD;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM {INTERESTS} i WHERE {_watched(model_id, 'record.updated')}) THEN
+        RETURN NULL;
+    END IF;
+    names := array_remove(ARRAY[{changed or 'NULL'}]::text[], NULL);
+    IF cardinality(names) = 0 THEN
+        RETURN NULL;
+    END IF;
+    prev := (SELECT jsonb_object_agg(key, value) FROM jsonb_each({_old_values(columns)}) WHERE key = ANY(names));
+    PERFORM infinity_change_updated({model_id}, NEW.id, names, prev);
+    RETURN NULL;
+END
+$$"""
+
+
+def install(data_model: DataModel) -> None:
+    """(Re)create the model's change triggers and functions for its current fields."""
+    model_id, table = data_model.pk, data_model.db_table
+    fields = list(data_model.fields.all())
+    run = f"EXECUTE FUNCTION infinity_changes_{model_id}()"
+    statements = [
+        _render_function(model_id, fields),
+        _trigger_function(model_id, fields),
+        f'CREATE OR REPLACE TRIGGER "{table}_changes_insert" AFTER INSERT ON "{table}" '
+        f"REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT {run}",
+        f'CREATE OR REPLACE TRIGGER "{table}_changes_update" AFTER UPDATE ON "{table}" FOR EACH ROW {run}',
+        f'CREATE OR REPLACE TRIGGER "{table}_changes_delete" BEFORE DELETE ON "{table}" FOR EACH ROW {run}',
+    ]
+    for field in fields:
+        if field.type == "relation" and field.many:
+            join, args = field.join_table, f"'{model_id}', '{field.pk}'"
+            statements += [
+                f'CREATE OR REPLACE TRIGGER "{join}_changes_insert" AFTER INSERT ON "{join}" REFERENCING NEW TABLE '
+                f"AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION infinity_link_changes({args})",
+                f'CREATE OR REPLACE TRIGGER "{join}_changes_delete" AFTER DELETE ON "{join}" REFERENCING OLD TABLE '
+                f"AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION infinity_link_changes({args})",
+            ]
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def uninstall(model_id: int) -> None:
+    """Drop a dropped model's functions (its triggers went with its tables)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP FUNCTION IF EXISTS infinity_changes_{int(model_id)}()")
+        cursor.execute(f"DROP FUNCTION IF EXISTS infinity_record_json_{int(model_id)}(text)")
+
+
+# --- consumers' side ----------------------------------------------------------------
+
+def change_interest_set(*, consumer: str, model_id: int | None, events, fields=()) -> None:
+    """Record what `consumer` wants of a model (`None`: every model); no events clears it.
+
+    A consumer has either one every-model interest or per-model ones (both would record
+    each change twice): setting one kind drops the other.
+    """
+    events = sorted({e for e in events if e in EVENTS})
+    if not events:
+        change_interest_clear(consumer=consumer, model_id=model_id)
+        return
+    others = ChangeInterest.objects.filter(consumer=consumer)
+    (others.exclude(data_model=None) if model_id is None else others.filter(data_model=None)).delete()
+    ChangeInterest.objects.update_or_create(
+        consumer=consumer, data_model_id=model_id, defaults={"events": events, "fields": sorted(set(fields))},
+    )
+
+
+def change_interest_clear(*, consumer: str, model_id: int | None = None, every: bool = False) -> None:
+    """Forget `consumer`'s interest in one model (`None`: the every-model row), or all of it."""
+    rows = ChangeInterest.objects.filter(consumer=consumer)
+    if not every:
+        rows = rows.filter(data_model_id=model_id)
+    rows.delete()
+
+
+def change_interests(*, consumer: str) -> dict[int | None, tuple[list[str], list[str]]]:
+    """What `consumer` asked for: model id (None: every model) -> (events, fields)."""
+    return {row.data_model_id: (row.events, row.fields) for row in ChangeInterest.objects.filter(consumer=consumer)}
+
+
+def changes_claim(*, consumer: str, limit: int = 500) -> list[RecordChange]:
+    """Take up to `limit` of `consumer`'s oldest changes, oldest first, removing them.
+
+    Must run inside the consumer's transaction (which then records what it did with
+    them): rows other transactions hold are skipped, never waited for or taken twice,
+    and a rollback puts them back.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("changes_claim must run inside the consumer's transaction")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE consumer = %s AND data IS NOT NULL "
+            f"ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
+            "RETURNING id, consumer, data_model_id, record_id, event, changed, data, previous, created_at, txid",
+            [consumer, limit],
+        )
+        rows = cursor.fetchall()
+    changes = [RecordChange(id=r[0], consumer=r[1], data_model_id=r[2], record_id=r[3], event=r[4], changed=r[5],
+                            data=r[6], previous=_json(r[7]), created_at=r[8], txid=r[9]) for r in rows]
+    changes.sort(key=lambda change: change.id)
+    return changes
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def changes_pending(*, consumer: str) -> int:
+    """How many committed changes wait for `consumer`."""
+    return RecordChange.objects.filter(consumer=consumer).exclude(data=None).count()
+
+
+@transaction.atomic
+def install_all() -> None:
+    """Install the triggers of every data model (the migration that brought the feed runs it)."""
+    for data_model in DataModel.objects.all():
+        install(data_model)
