@@ -95,11 +95,16 @@ class WholeNumber(_Allowed, ma.fields.Integer):
         super().__init__(validate=ma.validate.Range(low, high, error=allowed), **self._allowed(allowed, kwargs))
 
 
+def _plain(number: float) -> str:
+    """1000000000 and 0.05, never 1e+09."""
+    return str(int(number)) if float(number).is_integer() else f"{number:f}".rstrip("0")
+
+
 class Number(_Allowed, ma.fields.Float):
     """A number (decimals allowed) from `low` to `high`."""
 
     def __init__(self, *, low: float, high: float, validate=None, **kwargs):
-        allowed = f"a number from {low:g} to {high:g}"
+        allowed = f"a number from {_plain(low)} to {_plain(high)}"
         super().__init__(validate=ma.validate.Range(low, high, error=allowed), **self._allowed(allowed, kwargs))
 
 

@@ -65,7 +65,22 @@ BAD = [
     ("INFINITY_KEY_CACHE_SECONDS", "-1", "'-1' is not allowed: expected a number from 0 to 86400"),
     ("INFINITY_MAX_BODY_BYTES", "-5", "'-5' is not allowed: expected a whole number from 1024 to 2147483647"),
     ("INFINITY_WEBHOOK_ALLOW_PRIVATE", "sometimes", f"'sometimes' is not allowed: expected {FLAG}"),
+    ("INFINITY_IMPORT_MAX_BYTES", "1k", "'1k' is not allowed: expected a whole number from 1024 to 2147483647"),
+    ("INFINITY_WEBHOOK_RETRY_SCHEDULE", "10,1m", "'10,1m' is not allowed: expected seconds before each retry, "
+     "comma-separated (e.g. 10,60,300)"),
+    ("INFINITY_WEBHOOK_DISABLE_AFTER", "0", "'0' is not allowed: expected a number from 1 to 1000000000"),
+    ("INFINITY_WEBHOOK_KEEP_DAYS", "forever", "'forever' is not allowed: expected a number from 0 to 36500"),
+    ("INFINITY_WEBHOOK_SWEEP_SECONDS", "0", "'0' is not allowed: expected a number from 0.05 to 3600"),
+    ("INFINITY_WEBHOOK_CONCURRENCY", "0", "'0' is not allowed: expected a whole number from 1 to 1000"),
     ("INFINITY_EMBEDDINGS", "gpt", "'gpt' is not allowed: expected one of local, openai"),
+    ("INFINITY_EMBEDDINGS_URL", "api.openai.com", "'api.openai.com' is not allowed: expected an http:// or "
+     "https:// URL"),
+    ("INFINITY_EMBEDDINGS_MODEL", "two words", "'two words' is not allowed: expected a model name"),
+    ("INFINITY_EMBEDDINGS_DIMENSIONS", "-1", "'-1' is not allowed: expected a whole number from 0 to 16000"),
+    ("INFINITY_EMBEDDINGS_TIMEOUT", "0", "'0' is not allowed: expected a number from 0.1 to 600"),
+    ("INFINITY_EMBEDDINGS_ATTEMPTS", "0", "'0' is not allowed: expected a whole number from 1 to 20"),
+    ("INFINITY_EMBEDDINGS_BATCH", "all", "'all' is not allowed: expected a whole number from 1 to 2048"),
+    ("INFINITY_EMBEDDINGS_THREADS", "0", "'0' is not allowed: expected a whole number from 1 to 64"),
 ]
 
 
@@ -149,6 +164,15 @@ GOOD = {
     "INFINITY_MAX_BODY_BYTES": "1048576",
     "INFINITY_WEBHOOK_ALLOW_PRIVATE": "yes",
     "INFINITY_EMBEDDINGS": "openai",
+    "INFINITY_IMPORT_MAX_BYTES": "2048",
+}
+# The webhook and embedding settings at their defaults (each one's bad values are cases of BAD).
+OTHER_DEFAULTS = {
+    "IMPORT_MAX_BYTES": None, "WEBHOOK_RETRY_SCHEDULE": "10,60,300,1800,7200,21600,43200",
+    "WEBHOOK_DISABLE_AFTER": 259200.0, "WEBHOOK_KEEP_DAYS": 14.0, "WEBHOOK_SWEEP_SECONDS": 5.0,
+    "WEBHOOK_CONCURRENCY": 8, "EMBEDDINGS_URL": "https://api.openai.com/v1",
+    "EMBEDDINGS_MODEL": "text-embedding-3-small", "EMBEDDINGS_API_KEY": "", "EMBEDDINGS_DIMENSIONS": 0,
+    "EMBEDDINGS_TIMEOUT": 10.0, "EMBEDDINGS_ATTEMPTS": 3, "EMBEDDINGS_BATCH": 64, "EMBEDDINGS_THREADS": 1,
 }
 
 
@@ -169,7 +193,7 @@ def test_good_values_are_parsed_once_and_pass_the_checks(tmp_path):
         "access": 3600.0, "refresh": 30,
         "infinity": {"RATE_LIMIT": "100/m,5000/d", "AUTH_RATE_LIMIT": "10000000000/m", "RATE_LIMIT_LEASE": 1,
                      "KEY_CACHE_SECONDS": 0.5, "MAX_BODY_BYTES": 1048576, "WEBHOOK_ALLOW_PRIVATE": True,
-                     "EMBEDDINGS": "openai"},
+                     "EMBEDDINGS": "openai", **OTHER_DEFAULTS, "IMPORT_MAX_BYTES": 2048},
         "upload": 1048576, "key": "k" * 40, "var": str(tmp_path / "var"),
     }
     assert not (tmp_path / "var" / "secret_key").exists()  # a key was given: none generated
@@ -186,7 +210,7 @@ def test_empty_and_unset_variables_take_the_defaults(tmp_path):
         False, ["localhost", "127.0.0.1", "[::1]", "testserver"], "infinity.embedded_db", "", [])
     assert values["infinity"] == {"RATE_LIMIT": "100/m,5000/d", "AUTH_RATE_LIMIT": "5/m", "RATE_LIMIT_LEASE": 50,
                                   "KEY_CACHE_SECONDS": 5.0, "MAX_BODY_BYTES": 10485760,
-                                  "WEBHOOK_ALLOW_PRIVATE": False, "EMBEDDINGS": "local"}
+                                  "WEBHOOK_ALLOW_PRIVATE": False, "EMBEDDINGS": "local", **OTHER_DEFAULTS}
     assert (values["access"], values["refresh"], values["log"], values["var"]) == (
         900.0, 7, "WARNING", str(ROOT / "var"))
 
