@@ -185,10 +185,11 @@ def interest_sync() -> None:
     wanting updates of that model names some.
     """
     hooks = list(Webhook.objects.filter(active=True).values_list("events", "model_ids", "fields"))
+    existing = set(DataModel.objects.values_list("pk", flat=True))  # a deleted model's id stays in model_ids
     wanted: dict[int | None, tuple[set, set, bool]] = {}
     every = any(not model_ids for _, model_ids, _ in hooks)
     for events, model_ids, fields in hooks:
-        for model_id in ([None] if every else model_ids):
+        for model_id in ([None] if every else [i for i in model_ids if i in existing]):
             got_events, got_fields, any_field = wanted.setdefault(model_id, (set(), set(), False))
             got_events.update(events)
             got_fields.update(fields)

@@ -167,3 +167,14 @@ def test_the_endpoints_are_documented_in_the_openapi_document(api, orders):
     deliveries = paths["/api/webhooks/{webhook_id}/deliveries"]["get"]
     assert {p["name"] for p in deliveries["parameters"]} >= {"webhook_id", "page", "limit", "status"}
     assert "202" in paths["/api/webhooks/{webhook_id}/test"]["post"]["responses"]
+
+
+def test_a_deleted_model_leaves_webhooks_working(api, orders, receiver):
+    from datamodels import services as dm
+
+    other = dm.data_model_create(name="others", fields=[{"name": "x", "type": "text"}])
+    hook = make_hook(api, receiver.url, models=["others", "orders"])
+    dm.data_model_delete(data_model=other)
+    assert api.get(f"/api/webhooks/{hook['id']}").json()["data"]["models"] == ["orders"]
+    make_hook(api, receiver.url, models=["orders"])  # the interests are worked out again without it
+    assert set(changes.change_interests(consumer="webhooks")) == {orders.pk}
