@@ -41,6 +41,9 @@ CHANNEL = "infinity_changes"
 TABLE = "datamodels_recordchange"
 INTERESTS = "datamodels_changeinterest"
 PAIRS_PER_CALL = 40  # jsonb_build_object takes at most 100 arguments
+# Two transactions rewriting one function at once would fail ("tuple concurrently updated"):
+# every rewrite takes this lock first, until its transaction ends.
+LOCK_SQL = "SELECT pg_advisory_xact_lock(7321957066)"
 
 # Functions every data table's triggers share; created by migration 0008.
 SHARED_SQL = f"""
@@ -237,6 +240,7 @@ def install(data_model: DataModel) -> None:
                 f"AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION infinity_link_changes({args})",
             ]
     with connection.cursor() as cursor:
+        cursor.execute(LOCK_SQL)
         for statement in statements:
             cursor.execute(statement)
 
@@ -253,6 +257,7 @@ def _rewrite_trigger_functions(model_id: int | None) -> None:
     """
     models = DataModel.objects.all() if model_id is None else DataModel.objects.filter(pk=model_id)
     with connection.cursor() as cursor:
+        cursor.execute(LOCK_SQL)
         for data_model in models:
             fields = list(data_model.fields.all())
             cursor.execute(_trigger_function(data_model.pk, fields, _is_watched(data_model.pk)))
