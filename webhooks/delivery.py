@@ -225,7 +225,9 @@ def prune(*, older_than_days: float | None = None) -> int:
     """Delete finished deliveries (and their attempts) older than the given or configured age."""
     days = settings.INFINITY["WEBHOOK_KEEP_DAYS"] if older_than_days is None else older_than_days
     cutoff = timezone.now() - dt.timedelta(days=days)
-    ids = list(Delivery.objects.filter(status__in=[Delivery.DELIVERED, Delivery.FAILED], finished_at__lt=cutoff)
-               .values_list("pk", flat=True))
-    DeliveryAttempt.objects.filter(delivery_id__in=ids).delete()
-    return Delivery.objects.filter(pk__in=ids).delete()[1].get("webhooks.Delivery", 0)
+    old = (f"SELECT id FROM {Delivery._meta.db_table} WHERE status IN ('delivered', 'failed') "
+           "AND finished_at < %s")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {DeliveryAttempt._meta.db_table} WHERE delivery_id IN ({old})", [cutoff])
+        cursor.execute(f"DELETE FROM {Delivery._meta.db_table} WHERE id IN ({old})", [cutoff])
+        return cursor.rowcount

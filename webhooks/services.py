@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 import orjson
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from datamodels import changes
@@ -20,7 +20,7 @@ from datamodels.models import DataModel
 from infinity.exceptions import ValidationFailed
 
 from . import signing
-from .models import Delivery, Webhook
+from .models import Delivery, DeliveryAttempt, Webhook
 from .ssrf import url_problem
 
 CONSUMER = "webhooks"
@@ -130,6 +130,12 @@ def webhook_update(*, webhook: Webhook, data, allowed_models: set[int] | None = 
 
 @transaction.atomic
 def webhook_delete(*, webhook: Webhook) -> None:
+    """Delete a webhook with its deliveries and attempts, in two statements however many there are
+    (Django's cascade would load every delivery first)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {DeliveryAttempt._meta.db_table} WHERE delivery_id IN "
+                       f"(SELECT id FROM {Delivery._meta.db_table} WHERE webhook_id = %s)", [webhook.pk])
+        cursor.execute(f"DELETE FROM {Delivery._meta.db_table} WHERE webhook_id = %s", [webhook.pk])
     webhook.delete()
     interest_sync()
 
@@ -185,10 +191,11 @@ def interest_sync() -> None:
     wanting updates of that model names some.
     """
     hooks = list(Webhook.objects.filter(active=True).values_list("events", "model_ids", "fields"))
+    existing = set(DataModel.objects.values_list("pk", flat=True))  # a deleted model's id stays in model_ids
     wanted: dict[int | None, tuple[set, set, bool]] = {}
     every = any(not model_ids for _, model_ids, _ in hooks)
     for events, model_ids, fields in hooks:
-        for model_id in ([None] if every else model_ids):
+        for model_id in ([None] if every else [i for i in model_ids if i in existing]):
             got_events, got_fields, any_field = wanted.setdefault(model_id, (set(), set(), False))
             got_events.update(events)
             got_fields.update(fields)

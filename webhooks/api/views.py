@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django.utils.cache import add_never_cache_headers
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,7 +18,11 @@ from accounts.models import ApiKey
 from accounts.ratelimits import RateLimited
 from infinity.exceptions import BadRequest, Forbidden, NotFound
 
+from datamodels.api.openapi import error_responses_for
+
 from .. import selectors, services
+from .serializers import (DeletedSerializer, DeliveryListResponse, DeliveryResponse, WebhookInputSerializer,
+                          WebhookListResponse, WebhookResponse)
 from ..models import Webhook
 
 ACTIONS = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "POST": "add", "PATCH": "change", "DELETE": "delete"}
@@ -81,7 +85,8 @@ def _secret_response(data: dict, status: int) -> Response:
 
 
 class WebhookListView(WebhooksAPIView):
-    @extend_schema(operation_id="webhooks_list", summary="List webhooks", tags=TAGS)
+    @extend_schema(operation_id="webhooks_list", summary="List webhooks", tags=TAGS, parameters=[OpenApiParameter("page", int), OpenApiParameter("limit", int)],
+                   responses={200: WebhookListResponse, **error_responses_for(400, 401, 403)})
     def get(self, request):
         allowed = allowed_models(request)
         params = request.query_params
@@ -92,24 +97,28 @@ class WebhookListView(WebhooksAPIView):
             data, pagination = selectors.webhook_list(params)
         return Response({"data": data, "pagination": pagination})
 
-    @extend_schema(operation_id="webhooks_create", summary="Create a webhook", tags=TAGS)
+    @extend_schema(operation_id="webhooks_create", summary="Create a webhook", tags=TAGS, request=WebhookInputSerializer,
+                   responses={201: WebhookResponse, **error_responses_for(400, 401, 403, 413, 415)})
     def post(self, request):
         webhook, secret = services.webhook_create(data=_body(request), allowed_models=allowed_models(request))
         return _secret_response(selectors.webhook_json(webhook, secret=secret), 201)
 
 
 class WebhookDetailView(WebhooksAPIView):
-    @extend_schema(operation_id="webhooks_get", summary="Get a webhook", tags=TAGS)
+    @extend_schema(operation_id="webhooks_get", summary="Get a webhook", tags=TAGS,
+                   responses={200: WebhookResponse, **error_responses_for(401, 403, 404)})
     def get(self, request, webhook_id):
         return Response({"data": selectors.webhook_json(self.webhook(request, webhook_id))})
 
-    @extend_schema(operation_id="webhooks_update", summary="Update a webhook", tags=TAGS)
+    @extend_schema(operation_id="webhooks_update", summary="Update a webhook", tags=TAGS, request=WebhookInputSerializer,
+                   responses={200: WebhookResponse, **error_responses_for(400, 401, 403, 404, 413, 415)})
     def patch(self, request, webhook_id):
         webhook = self.webhook(request, webhook_id)
         webhook = services.webhook_update(webhook=webhook, data=_body(request), allowed_models=allowed_models(request))
         return Response({"data": selectors.webhook_json(webhook)})
 
-    @extend_schema(operation_id="webhooks_delete", summary="Delete a webhook", tags=TAGS)
+    @extend_schema(operation_id="webhooks_delete", summary="Delete a webhook", tags=TAGS,
+                   responses={200: DeletedSerializer, **error_responses_for(401, 403, 404)})
     def delete(self, request, webhook_id):
         services.webhook_delete(webhook=self.webhook(request, webhook_id))
         return Response({"success": True, "message": "Webhook deleted successfully"})
@@ -118,7 +127,8 @@ class WebhookDetailView(WebhooksAPIView):
 class WebhookTestView(WebhooksAPIView):
     action = "change"
 
-    @extend_schema(operation_id="webhooks_test", summary="Send a test ping", tags=TAGS)
+    @extend_schema(operation_id="webhooks_test", summary="Send a test ping", tags=TAGS, request=None,
+                   responses={202: DeliveryResponse, **error_responses_for(401, 403, 404)})
     def post(self, request, webhook_id):
         delivery = services.webhook_test(webhook=self.webhook(request, webhook_id))
         return Response({"data": selectors.delivery_json(delivery, [])}, status=202)
@@ -127,7 +137,8 @@ class WebhookTestView(WebhooksAPIView):
 class WebhookRotateView(WebhooksAPIView):
     action = "change"
 
-    @extend_schema(operation_id="webhooks_rotate_secret", summary="Rotate a webhook's secret", tags=TAGS)
+    @extend_schema(operation_id="webhooks_rotate_secret", summary="Rotate a webhook's secret", tags=TAGS, request=None,
+                   responses={200: WebhookResponse, **error_responses_for(400, 401, 403, 404)})
     def post(self, request, webhook_id):
         webhook = self.webhook(request, webhook_id)
         body = request.data if isinstance(request.data, dict) else {}
@@ -139,7 +150,9 @@ class WebhookRotateView(WebhooksAPIView):
 
 
 class WebhookDeliveriesView(WebhooksAPIView):
-    @extend_schema(operation_id="webhooks_deliveries", summary="List a webhook's deliveries", tags=TAGS)
+    @extend_schema(operation_id="webhooks_deliveries", summary="List a webhook's deliveries", tags=TAGS,
+                   parameters=[*[OpenApiParameter("page", int), OpenApiParameter("limit", int)], OpenApiParameter("status", str, enum=["pending", "delivered", "failed"])],
+                   responses={200: DeliveryListResponse, **error_responses_for(400, 401, 403, 404)})
     def get(self, request, webhook_id):
         data, pagination = selectors.delivery_list(self.webhook(request, webhook_id), request.query_params)
         return Response({"data": data, "pagination": pagination})
@@ -148,7 +161,8 @@ class WebhookDeliveriesView(WebhooksAPIView):
 class DeliveryResendView(WebhooksAPIView):
     action = "change"
 
-    @extend_schema(operation_id="webhooks_delivery_resend", summary="Resend a delivery", tags=TAGS)
+    @extend_schema(operation_id="webhooks_delivery_resend", summary="Resend a delivery", tags=TAGS, request=None,
+                   responses={202: DeliveryResponse, **error_responses_for(401, 403, 404)})
     def post(self, request, delivery_id):
         delivery = selectors.delivery_get(delivery_id)
         self.webhook(request, delivery.webhook_id)  # 404 unless the caller sees its webhook

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -158,15 +159,23 @@ def start_worker(database_url: str, *, celery: bool = False, beat_file=None, **e
     """A real delivery worker process: Celery on Redis, or `manage.py webhooks work`."""
     if celery:
         command = [sys.executable, "-m", "celery", "-A", "infinity", "worker", "--beat", "--loglevel=WARNING",
-                   "--concurrency=2", "--pool=threads", "-s", str(beat_file)]
+                   "--concurrency=2", "-s", str(beat_file)]  # prefork, as in production
     else:
         command = [sys.executable, "manage.py", "webhooks", "work"]
         extra.setdefault("REDIS_URL", "")
+    # Its own process group: Celery forks beat and pool processes, which must die with it.
     return subprocess.Popen(command, cwd=django_settings.BASE_DIR, env=worker_env(database_url, **extra),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL the process and every process it started (as a machine losing power would)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=30)
 
 
 def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait(timeout=30)
+    kill_group(process)

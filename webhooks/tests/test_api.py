@@ -155,3 +155,26 @@ def test_test_ping_answers_202_and_rotation_shows_the_new_secret(api, orders, re
     assert (stored.secret, stored.previous_secret) == (rotated["secret"], hook["secret"])
     error_of(api.post("/api/webhooks/wh_nope/rotate-secret"), 404, "NOT_FOUND")
     error_of(api.post("/api/webhooks/deliveries/dlv_nope/resend"), 404, "NOT_FOUND")
+
+
+def test_the_endpoints_are_documented_in_the_openapi_document(api, orders):
+    paths = api.get("/api/schema").json()["paths"]
+    assert set(paths["/api/webhooks"]) >= {"get", "post"}
+    assert set(paths["/api/webhooks/{webhook_id}"]) >= {"get", "patch", "delete"}
+    for path in ("/api/webhooks/{webhook_id}/test", "/api/webhooks/{webhook_id}/rotate-secret",
+                 "/api/webhooks/deliveries/{delivery_id}/resend"):
+        assert "post" in paths[path]
+    deliveries = paths["/api/webhooks/{webhook_id}/deliveries"]["get"]
+    assert {p["name"] for p in deliveries["parameters"]} >= {"webhook_id", "page", "limit", "status"}
+    assert "202" in paths["/api/webhooks/{webhook_id}/test"]["post"]["responses"]
+
+
+def test_a_deleted_model_leaves_webhooks_working(api, orders, receiver):
+    from datamodels import services as dm
+
+    other = dm.data_model_create(name="others", fields=[{"name": "x", "type": "text"}])
+    hook = make_hook(api, receiver.url, models=["others", "orders"])
+    dm.data_model_delete(data_model=other)
+    assert api.get(f"/api/webhooks/{hook['id']}").json()["data"]["models"] == ["orders"]
+    make_hook(api, receiver.url, models=["orders"])  # the interests are worked out again without it
+    assert set(changes.change_interests(consumer="webhooks")) == {orders.pk}

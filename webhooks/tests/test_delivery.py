@@ -196,6 +196,8 @@ def test_test_pings_deliveries_list_and_resend(api, orders, receiver):
     again = pump_until(receiver, 3)[2]
     assert again.headers["x-infinity-delivery"] == failed["id"]
     assert Delivery.objects.get(pk=failed["id"]).status == "delivered"
+    assert api.delete(f"/api/webhooks/{hook['id']}").status_code == 200  # its deliveries and attempts go too
+    assert not Delivery.objects.exists() and not DeliveryAttempt.objects.exists()
 
 
 def test_ssrf_is_refused_at_send_time(api, orders, receiver, settings):

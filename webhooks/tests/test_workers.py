@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from django.conf import settings
 
 from webhooks.models import Delivery
 
-from .conftest import free_port, make_hook, start_worker, stop
+from .conftest import free_port, kill_group, make_hook, start_worker, stop
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 BASE = "/api/public/data/orders"
@@ -63,7 +62,7 @@ def test_manage_py_serve_delivers_with_no_second_command(api, orders, receiver, 
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "INFINITY_WEBHOOK_ALLOW_PRIVATE": "1", "REDIS_URL": ""}
     server = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)], cwd=settings.BASE_DIR,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         record = api.post(BASE, {"name": "served"}, format="json").json()["data"]
         [got] = receiver.wait_for(1, timeout=60)
@@ -79,8 +78,7 @@ def test_a_worker_killed_mid_delivery_delivers_after_restart(api, orders, receiv
     worker = workers(kind)
     api.post(BASE, {"name": "survivor"}, format="json")
     [first] = receiver.wait_for(1, timeout=60)
-    os.kill(worker.pid, signal.SIGKILL)  # in the middle of the request
-    worker.wait(timeout=30)
+    kill_group(worker)  # SIGKILL in the middle of the request
     receiver.hold.set()
     assert Delivery.objects.get().status == "pending"  # the killed attempt was never recorded as done
     workers(kind)
@@ -112,7 +110,7 @@ def test_a_broker_down_at_commit_delays_the_delivery_never_loses_it(api, orders,
     def redis():
         return subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                  "--appendonly", "no", "--dir", str(tmp_path)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     broker = redis()
     try:

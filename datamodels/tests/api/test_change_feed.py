@@ -241,3 +241,15 @@ def test_commits_notify_listeners(api, companies):
         assert notices == ["test"]
     finally:
         listener.close()
+
+
+def test_one_consumer_clearing_its_interest_leaves_the_others(api, companies):
+    watch(companies, consumer="a")
+    watch(None, events=["record.created"], consumer="b")
+    changes.change_interest_clear(consumer="b", every=True)
+    create(api, "companies", {"name": "A"})
+    assert len(feed("a")) == 1 and feed("b") == []
+    changes.change_interest_clear(consumer="a", model_id=companies.pk)
+    create(api, "companies", {"name": "B"})
+    assert len(feed("a")) == 1
+    assert fetch("SELECT count(*) FROM datamodels_recordchange") == [(1,)]
