@@ -42,6 +42,9 @@ _db_name = env.text("INFINITY_DB_NAME", "infinity", pattern=r"[A-Za-z_][A-Za-z0-
 SYNCHRONOUS_COMMIT = env.choice("INFINITY_SYNCHRONOUS_COMMIT", "on",
                                 choices=("on", "off", "local", "remote_write", "remote_apply"))
 REDIS_URL = env.redis_url("REDIS_URL", "")
+# A deployment (or a test run) sharing one Redis with others keeps its Celery tasks apart.
+_celery_queue = env.text("INFINITY_CELERY_QUEUE", "celery", pattern=r"[A-Za-z0-9._-]{1,100}",
+                         allowed="a queue name of at most 100 letters, digits, '.', '_' or '-'")
 CORS_ALLOWED_ORIGINS = env.comma_list(
     "INFINITY_CORS_ORIGINS", [], item=_origin,
     allowed="comma-separated origins such as https://app.example.com or http://localhost:3000 "
@@ -278,6 +281,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = INFINITY["MAX_BODY_BYTES"]
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = _celery_queue
+# The webhook sweeper sends whatever is due that nothing else sent; old deliveries are pruned hourly.
+CELERY_BEAT_SCHEDULE = {
+    "webhooks-sweep": {"task": "webhooks.pump", "schedule": INFINITY["WEBHOOK_SWEEP_SECONDS"]},
+    "webhooks-prune": {"task": "webhooks.prune", "schedule": 3600.0},
+}
 
 LOGGING = {
     "version": 1,

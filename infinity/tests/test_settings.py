@@ -72,6 +72,8 @@ BAD = [
     ("INFINITY_WEBHOOK_KEEP_DAYS", "forever", "'forever' is not allowed: expected a number from 0 to 36500"),
     ("INFINITY_WEBHOOK_SWEEP_SECONDS", "0", "'0' is not allowed: expected a number from 0.05 to 3600"),
     ("INFINITY_WEBHOOK_CONCURRENCY", "0", "'0' is not allowed: expected a whole number from 1 to 1000"),
+    ("INFINITY_CELERY_QUEUE", "my queue", "'my queue' is not allowed: expected a queue name of at most 100 letters, "
+     "digits, '.', '_' or '-'"),
     ("INFINITY_EMBEDDINGS", "gpt", "'gpt' is not allowed: expected one of local, openai"),
     ("INFINITY_EMBEDDINGS_URL", "api.openai.com", "'api.openai.com' is not allowed: expected an http:// or "
      "https:// URL"),
