@@ -1,10 +1,15 @@
 """Import: a file of records into a data model, checked as the API checks, all or nothing.
 
 `records_import` runs in one transaction, which holds the schema steady (a share lock
-on the schema-state row, so no definition changes under it):
+on the schema-state row, so no definition changes under it). A plain import (no
+upsert, no dry run, no to-many relation, a file that can be read twice) first takes the
+straight path, `_import_straight`: each record is validated by the records services' own
+`clean_record` (the API's check) and COPied into the model's table itself, whose primary
+key, unique indexes and foreign keys then refuse what only the whole file shows. A
+clean file is done in that one pass. At the first problem of any kind that attempt is
+rolled back (a savepoint) and the staging path runs, which finds and reports them all:
 
-1. each record is read (`formats`) and validated by the records services' own
-   `clean_record`, the API's check, field by field;
+1. each record is read (`formats`) and validated by `clean_record`, field by field;
 2. valid rows go through COPY into a temporary staging table (to-many ids as arrays);
 3. `checks` finds in SQL what only the whole file shows: ids and unique values that
    repeat in the file or clash with the table, relations to records that exist in
@@ -12,13 +17,17 @@ on the schema-state row, so no definition changes under it):
 4. with no problem at all (and not a dry run), `INSERT … SELECT` (and, for upserts,
    `UPDATE … FROM`) writes every row, then the to-many links.
 
+Rows are sent by a psycopg writer thread (`QueuedLibpqWriter`), so validating the next
+rows overlaps the server taking in the last ones.
+
 Any problem, an error or an interruption rolls everything back: nothing is written.
 Record ids in the file are kept when they are valid record ids (`rec_` + a ULID),
 otherwise new ones are made; `created_at`/`updated_at` are kept when given.
 
-The rows are written by ordinary INSERT and UPDATE statements, so every trigger on the
-table fires as for any other write: the row count (`datamodels.rowcount`) and the change
-feed that webhooks and embeddings follow. Nothing here disables triggers.
+The rows are written by COPY into the table or by ordinary INSERT and UPDATE
+statements; both fire every INSERT/UPDATE trigger on the table as any other write
+does: the row count (`datamodels.rowcount`) and the change feed that webhooks and
+embeddings follow. Nothing here disables triggers.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from typing import BinaryIO, Callable
 
 import orjson
 import psycopg
+from psycopg.copy import QueuedLibpqWriter
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from pgvector import Vector
@@ -197,7 +207,7 @@ def _stage(staging: Staging, reader: Reader, result: ImportResult, batch: int, p
     """Validate every record and COPY the valid ones into the staging table, `batch` at a time."""
     make = _RowMaker(staging, timezone.now())
     rows: list[tuple] = []
-    with connection.cursor() as cursor, cursor.copy(staging.copy_sql()) as copy:
+    with connection.cursor() as cursor, _copy_in(cursor, staging.copy_sql()) as copy:
         for item in reader:
             result.records += 1
             row = make(item, result)
@@ -210,6 +220,12 @@ def _stage(staging: Staging, reader: Reader, result: ImportResult, batch: int, p
         _send(copy, rows)
     if progress is not None:
         progress(reader.bytes_read, result.records)
+
+
+def _copy_in(cursor, sql: str):
+    """COPY … FROM STDIN whose bytes a thread of psycopg's sends (`QueuedLibpqWriter`), so
+    checking the next rows goes on while the server takes the last ones in."""
+    return cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor))
 
 
 def _send(copy, rows: list) -> None:
