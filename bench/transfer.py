@@ -185,7 +185,7 @@ def measure_in_process(count: int, workdir: Path) -> list[dict]:
     raw_copy_from(entry, source)
     for fmt in ("csv", "jsonl"):
         raw_out = best_of(lambda: raw_copy_to(entry, workdir / "raw.csv"))
-        seconds = best_of(lambda: export_in_process(entry, fmt, workdir / f"out.{fmt}"))
+        seconds = best_of(lambda fmt=fmt: export_in_process(entry, fmt, workdir / f"out.{fmt}"))
         rows.append({"step": f"export {fmt.upper() if fmt == 'csv' else 'JSON Lines'}", "target": "export",
                      "pg": raw_out, "ours": seconds, "mb": 0})
     return rows

@@ -45,7 +45,7 @@ def test_a_clean_file_is_imported_with_its_ids_and_counted(members, tmp_path):
 def test_a_relation_to_a_record_further_down_the_file_is_kept(members, tmp_path):
     content = f"id,name,sponsor\n{ANN},Ann,{BOB}\n{BOB},Bob,\n"
 
-    code, out, err = run("import", "members", write(tmp_path, "m.csv", content))
+    code, _, err = run("import", "members", write(tmp_path, "m.csv", content))
 
     assert code == 0, err
     column = entry("members").by_name["sponsor"].column
