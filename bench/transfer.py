@@ -13,6 +13,10 @@ and the peak RSS of each command process (its rusage). Targets: import ≥ 50 % 
 rate, export ≥ 70 %, peak memory < 200 MB. Run alone: `N=20000 python -m bench.transfer`
 (the benchmark database, as `bench.run` uses). Prints a Markdown table; `bench.run`
 appends it to its report.
+
+`python -m bench.transfer --in-process [N]` times the import and export functions
+themselves (no process start-up), each beside its COPY run just before it, best of
+three, every import rolled back as the raw COPY is: steadier ratios on a busy machine.
 """
 
 import datetime
@@ -32,12 +36,14 @@ if not os.environ.get("DATABASE_URL"):
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from ulid import ULID  # noqa: E402
 
 from datamodels import services  # noqa: E402
 from datamodels.dynamic import current_schema  # noqa: E402
 from datamodels.models import DataModel  # noqa: E402
+from datamodels.transfer.exports import plan_for, stream  # noqa: E402
+from datamodels.transfer.imports import records_import  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "bench_transfer"
@@ -131,26 +137,69 @@ def measure(count: int, workdir: Path) -> list[dict]:
     return rows
 
 
-def report(rows: list[dict], count: int) -> str:
-    lines = [f"Import and export, N = {count:,} customers (`manage.py records` against PostgreSQL's COPY)", "",
+def report(rows: list[dict], count: int, in_process: bool = False) -> str:
+    ours = "the import/export functions, in process" if in_process else "`manage.py records`"
+    lines = [f"Import and export, N = {count:,} customers ({ours} against PostgreSQL's COPY)", "",
              "| step | records/s | COPY records/s | ratio (target) | peak memory (target < 200 MB) |",
              "|---|---:|---:|---:|---:|"]
     for row in rows:
         ratio = row["pg"] / row["ours"]
         target = TARGETS[row["target"]]
+        memory = f"{row['mb']:.0f} MB ({'met' if row['mb'] < MEMORY_TARGET_MB else 'missed'})" if row["mb"] else "-"
         lines.append(f"| {row['step']} | {count / row['ours']:,.0f} | {count / row['pg']:,.0f} | "
-                     f"{ratio:.0%} ({'met' if ratio >= target else 'missed'} ≥ {target:.0%}) | "
-                     f"{row['mb']:.0f} MB ({'met' if row['mb'] < MEMORY_TARGET_MB else 'missed'}) |")
+                     f"{ratio:.0%} ({'met' if ratio >= target else 'missed'} ≥ {target:.0%}) | {memory} |")
     return "\n".join(lines)
 
 
+def best_of(action, times: int = 3) -> float:
+    return min(timed(action) for _ in range(times))
+
+
+def rolled_back(action) -> None:
+    with transaction.atomic():
+        action()
+        transaction.set_rollback(True)
+
+
+def import_in_process(source: Path) -> None:
+    with open(source, "rb") as file:
+        result = records_import(model=MODEL, source=file, fmt="csv")
+    if not result.ok:
+        sys.exit(f"bench.transfer: the import was refused: {result.problems[:3]}")
+
+
+def export_in_process(entry, fmt: str, path: Path) -> None:
+    with open(path, "wb") as target:
+        for block in stream(plan_for(entry, fmt, sort=[("id", False)])):
+            target.write(block)
+
+
+def measure_in_process(count: int, workdir: Path) -> list[dict]:
+    """The same steps as `measure`, timed around the functions the command calls."""
+    entry = fresh_model()
+    source = workdir / "customers.csv"
+    write_csv(source, count)
+    raw_in = best_of(lambda: rolled_back(lambda: raw_copy_from(entry, source)))
+    ours_in = best_of(lambda: rolled_back(lambda: import_in_process(source)))
+    rows = [{"step": "import CSV", "target": "import", "pg": raw_in, "ours": ours_in, "mb": 0}]
+    raw_copy_from(entry, source)
+    for fmt in ("csv", "jsonl"):
+        raw_out = best_of(lambda: raw_copy_to(entry, workdir / "raw.csv"))
+        seconds = best_of(lambda fmt=fmt: export_in_process(entry, fmt, workdir / f"out.{fmt}"))
+        rows.append({"step": f"export {fmt.upper() if fmt == 'csv' else 'JSON Lines'}", "target": "export",
+                     "pg": raw_out, "ours": seconds, "mb": 0})
+    return rows
+
+
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("N", 1_000_000))
+    in_process = "--in-process" in sys.argv
+    args = [arg for arg in sys.argv[1:] if arg != "--in-process"]
+    count = int(args[0]) if args else int(os.environ.get("N", 1_000_000))
     call_command("migrate", verbosity=0)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = measure(count, Path(tmp))
+        rows = (measure_in_process if in_process else measure)(count, Path(tmp))
     services.data_model_delete(data_model=DataModel.objects.get(name=MODEL))
-    print(report(rows, count))
+    print(report(rows, count, in_process))
 
 
 if __name__ == "__main__":

@@ -43,22 +43,58 @@ def clean_record(entry: ModelEntry, data, *, partial: bool, index: int | None = 
     (`relations=False`: related ids are not looked up, for callers that check them in bulk)."""
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object (or an array of objects to create several)")
-    errors = [_detail(key, _unknown_message(key), index) for key in data if key not in entry.by_name]
+    by_name = entry.by_name
+    errors = [_detail(key, _unknown_message(key), index) for key in data if key not in by_name]
     clean = CleanRecord()
-    for field in entry.fields:
-        if field.type == "vector" and field.source_fields:  # computed in the background (search)
-            message = "Computed from source_fields: it cannot be set" if field.name in data else None
-        elif field.name in data:
-            message = _clean_value(field, data[field.name], clean)
+    columns, many = clean.columns, clean.many
+    for name, field, validate, attname, required in _plan(entry):
+        if validate is None:  # a vector computed from source_fields in the background (search)
+            message = "Computed from source_fields: it cannot be set" if name in data else None
+        elif name in data:
+            value, message = _clean_value(data[name], validate, required)
+            if message is None:
+                if attname is None:
+                    many[field] = value or []
+                else:
+                    columns[attname] = value
         elif partial:
             continue
         else:
             message = _clean_default(field, clean)
         if message:
-            errors.append(_detail(field.name, message, index))
+            errors.append(_detail(name, message, index))
     if not errors and relations:
         errors += _check_relations(entry, clean, index)
     return clean, errors
+
+
+def _plan(entry: ModelEntry) -> list[tuple]:
+    """Per field, what `clean_record` needs, worked out once per model class (a record
+    check is then a loop over tuples, not registry and attribute look-ups per value):
+    (name, field, its type's `validator` or None for a computed vector, attname or None for
+    to-many, required)."""
+    plan = entry.derived.get("clean_plan")
+    if plan is None:
+        plan = entry.derived["clean_plan"] = [
+            (f.name, f, None if f.type == "vector" and f.source_fields else field_type(f.type).validator(f),
+             None if f.type == "relation" and f.many else field_type(f.type).attname(f), bool(f.required))
+            for f in entry.fields]
+    return plan
+
+
+def _clean_value(value, validate, required: bool) -> tuple:
+    """(the value to store, None) or (None, the message refusing it)."""
+    if value.__class__ is str:  # the common case, without `_has_nul`'s walk
+        if "\x00" in value:
+            return None, "Must not contain NUL characters"
+    elif _has_nul(value):
+        return None, "Must not contain NUL characters"
+    if value is None or (required and (value == "" or value == [])):
+        return None, ("This field is required" if required else None)
+    try:
+        return validate(value), None
+    except InvalidValue as exc:
+        return None, str(exc)
 
 
 def _unknown_message(key: str) -> str:
@@ -88,21 +124,6 @@ def _has_nul(value) -> bool:
     if isinstance(value, dict):
         return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
     return False
-
-
-def _clean_value(field, value, clean: CleanRecord) -> str | None:
-    if _has_nul(value):
-        return "Must not contain NUL characters"
-    if value is None or (value == "" and field.required) or (value == [] and field.required):
-        if field.required:
-            return "This field is required"
-        _store(field, None, clean)
-        return None
-    try:
-        _store(field, field_type(field.type).validate(field, value), clean)
-    except InvalidValue as exc:
-        return str(exc)
-    return None
 
 
 def _clean_default(field, clean: CleanRecord) -> str | None:

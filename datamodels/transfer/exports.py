@@ -31,6 +31,10 @@ from ..selectors import SYSTEM
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson", "json": "application/json"}
 # Text-valued types CSV writes as stored (no JSON round trip in SQL).
 AS_STORED = frozenset({"text", "long_text", "email", "url", "select"})
+# Types whose text output is their JSON text (bigint, float8 — decimals are rendered as
+# float8 — and boolean use the same output functions `to_json` does): `::text` skips
+# building a JSON value per cell just to unwrap it.
+PLAIN_TEXT = frozenset({"integer", "number", "boolean"})
 # JSON Lines through COPY's CSV mode with quote and delimiter bytes JSON never holds raw
 # (control characters are escaped in JSON text): each line goes out exactly as written.
 JSON_LINES = "(FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
@@ -101,7 +105,7 @@ def _field_csv(field, table: str) -> str:
     value = _field_json(field, table)
     if field.type in AS_STORED or field.type == "datetime" or (field.type == "relation" and not field.many):
         cell = value  # text already
-    elif field.type == "json":
+    elif field.type == "json" or field.type in PLAIN_TEXT:
         cell = f"({value})::text"
     else:
         cell = f"to_json({value}) #>> '{{}}'"

@@ -1,10 +1,15 @@
 """Import: a file of records into a data model, checked as the API checks, all or nothing.
 
 `records_import` runs in one transaction, which holds the schema steady (a share lock
-on the schema-state row, so no definition changes under it):
+on the schema-state row, so no definition changes under it). A plain import (no
+upsert, no dry run, no to-many relation, a file that can be read twice) first takes the
+straight path, `_import_straight`: each record is validated by the records services' own
+`clean_record` (the API's check) and COPied into the model's table itself, whose primary
+key, unique indexes and foreign keys then refuse what only the whole file shows. A
+clean file is done in that one pass. At the first problem of any kind that attempt is
+rolled back (a savepoint) and the staging path runs, which finds and reports them all:
 
-1. each record is read (`formats`) and validated by the records services' own
-   `clean_record`, the API's check, field by field;
+1. each record is read (`formats`) and validated by `clean_record`, field by field;
 2. valid rows go through COPY into a temporary staging table (to-many ids as arrays);
 3. `checks` finds in SQL what only the whole file shows: ids and unique values that
    repeat in the file or clash with the table, relations to records that exist in
@@ -12,13 +17,17 @@ on the schema-state row, so no definition changes under it):
 4. with no problem at all (and not a dry run), `INSERT … SELECT` (and, for upserts,
    `UPDATE … FROM`) writes every row, then the to-many links.
 
+Rows are sent by a psycopg writer thread (`QueuedLibpqWriter`), so validating the next
+rows overlaps the server taking in the last ones.
+
 Any problem, an error or an interruption rolls everything back: nothing is written.
 Record ids in the file are kept when they are valid record ids (`rec_` + a ULID),
 otherwise new ones are made; `created_at`/`updated_at` are kept when given.
 
-The rows are written by ordinary INSERT and UPDATE statements, so every trigger on the
-table fires as for any other write: the row count (`datamodels.rowcount`) and the change
-feed that webhooks and embeddings follow. Nothing here disables triggers.
+The rows are written by COPY into the table or by ordinary INSERT and UPDATE
+statements; both fire every INSERT/UPDATE trigger on the table as any other write
+does: the row count (`datamodels.rowcount`) and the change feed that webhooks and
+embeddings follow. Nothing here disables triggers.
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ from dataclasses import dataclass, field as dc_field
 from typing import BinaryIO, Callable
 
 import orjson
+import psycopg
+from psycopg.copy import QueuedLibpqWriter
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from pgvector import Vector
@@ -75,11 +86,16 @@ class Staging:
     single: list  # fields stored in a column of the model's table
     many: list  # to-many relation fields, staged as arrays of ids
     table: str = "infinity_import"
+    direct: bool = False  # rows go straight into the model's table (no line numbers, no to-many)
 
     @classmethod
     def of(cls, entry: ModelEntry) -> Staging:
         many = [f for f in entry.fields if f.type == "relation" and f.many]
         return cls(entry, [f for f in entry.fields if f not in many], many)
+
+    @classmethod
+    def straight(cls, entry: ModelEntry) -> Staging:
+        return cls(entry, list(entry.fields), [], entry.definition.db_table, direct=True)
 
     def create(self) -> None:
         columns = [f'"{f.column}" {field_type(f.type).sql_type(f)}' for f in self.single]
@@ -92,8 +108,8 @@ class Staging:
                 f"{', '.join(columns) or 'nothing boolean'}) ON COMMIT DROP")
 
     def copy_sql(self) -> str:
-        names = ["line", "id", "created_at", "updated_at", *(f'"{f.column}"' for f in self.single),
-                 *(f'"m_{f.pk}"' for f in self.many)]
+        names = [*(() if self.direct else ("line",)), "id", "created_at", "updated_at",
+                 *(f'"{f.column}"' for f in self.single), *(f'"m_{f.pk}"' for f in self.many)]
         return f'COPY "{self.table}" ({", ".join(names)}) FROM STDIN'
 
     def encoders(self) -> list[tuple[str, Callable]]:
@@ -118,7 +134,6 @@ def records_import(*, model: str, source: BinaryIO, fmt: str, upsert_on: str | N
     model; row problems come back in the result (and nothing is written). `progress(bytes,
     records)` is called after each batch with the bytes read and records seen so far.
     """
-    result = ImportResult(dry_run=dry_run)
     with transaction.atomic():
         with connection.cursor() as cursor:  # schema changes wait until the import is done
             cursor.execute("SELECT version FROM datamodels_schemastate WHERE id = 1 FOR SHARE")
@@ -126,6 +141,13 @@ def records_import(*, model: str, source: BinaryIO, fmt: str, upsert_on: str | N
         if entry is None:
             raise NotFound(f'Unknown model "{model}"')
         _check_upsert_field(entry, upsert_on)
+        if _can_go_straight(entry, source, upsert_on, dry_run):
+            start = source.tell()
+            result = _import_straight(entry, source, fmt, mapping, max(1, batch), progress)
+            if result is not None:
+                return result
+            source.seek(start)  # a problem somewhere: the staging path finds and reports them all
+        result = ImportResult(dry_run=dry_run)
         reader = Reader(entry, source, fmt, mapping)
         staging = Staging.of(entry)
         staging.create()
@@ -135,6 +157,40 @@ def records_import(*, model: str, source: BinaryIO, fmt: str, upsert_on: str | N
         written = _check_and_write(staging, reader.columns, upsert_on, result, dry_run)
         if not written:
             transaction.set_rollback(True)
+    return result
+
+
+def _can_go_straight(entry: ModelEntry, source: BinaryIO, upsert_on, dry_run: bool) -> bool:
+    """A plain import (no upsert, no dry run, no to-many links to write) of a file that can be read again."""
+    if upsert_on is not None or dry_run or any(f.type == "relation" and f.many for f in entry.fields):
+        return False
+    seekable = getattr(source, "seekable", None)
+    return bool(seekable and seekable())
+
+
+class _Refused(Exception):
+    """A row the straight path cannot take: back to the staging path, which reports every problem."""
+
+
+def _import_straight(entry: ModelEntry, source: BinaryIO, fmt: str, mapping, batch: int,
+                     progress) -> ImportResult | None:
+    """The fast path for a clean file: every row, checked as the staging path checks it, is
+    COPied straight into the model's table (one COPY; its INSERT triggers fire as for any
+    write), and the table's own constraints (primary key, unique indexes, relations) refuse
+    a repeated id or value or a dangling relation. The first problem of any kind rolls the
+    COPY back (a savepoint) and returns None; the caller then runs the staging path, which
+    finds and reports them all. A clean file costs one pass: no staging table, no checks,
+    no second write."""
+    result = ImportResult()
+    reader = Reader(entry, source, fmt, mapping)
+    try:
+        with transaction.atomic():
+            _stage(Staging.straight(entry), reader, result, batch, progress)
+    except (_Refused, psycopg.errors.IntegrityError, IntegrityError):
+        return None
+    if result.records == 0:
+        raise FileRefused("The file holds no records")
+    result.created = result.records
     return result
 
 
@@ -151,7 +207,7 @@ def _stage(staging: Staging, reader: Reader, result: ImportResult, batch: int, p
     """Validate every record and COPY the valid ones into the staging table, `batch` at a time."""
     make = _RowMaker(staging, timezone.now())
     rows: list[tuple] = []
-    with connection.cursor() as cursor, cursor.copy(staging.copy_sql()) as copy:
+    with connection.cursor() as cursor, _copy_in(cursor, staging.copy_sql()) as copy:
         for item in reader:
             result.records += 1
             row = make(item, result)
@@ -166,6 +222,12 @@ def _stage(staging: Staging, reader: Reader, result: ImportResult, batch: int, p
         progress(reader.bytes_read, result.records)
 
 
+def _copy_in(cursor, sql: str):
+    """COPY … FROM STDIN whose bytes a thread of psycopg's sends (`QueuedLibpqWriter`), so
+    checking the next rows goes on while the server takes the last ones in."""
+    return cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor))
+
+
 def _send(copy, rows: list) -> None:
     for row in rows:
         copy.write_row(row)
@@ -178,11 +240,14 @@ class _RowMaker:
     def __init__(self, staging: Staging, now):
         self.entry, self.now, self.many = staging.entry, now, staging.many
         self.encoders = staging.encoders()
+        self.direct = staging.direct
         self.json_fields = [f.name for f in staging.entry.fields if f.type == "json"]
 
     def __call__(self, item, result: ImportResult) -> tuple | None:
         """One record as a staging row, or None (its problems added to `result`)."""
         if isinstance(item, RowProblem):
+            if self.direct:
+                raise _Refused
             result.add(item)
             return None
         line, data = item
@@ -197,6 +262,8 @@ class _RowMaker:
         except _BadTimestamp as exc:
             problems.append(RowProblem(line, exc.field, exc.message))
         if problems:
+            if self.direct:
+                raise _Refused
             for problem in problems:
                 result.add(problem)
             return None
@@ -206,6 +273,8 @@ class _RowMaker:
         columns = clean.columns
         values = [columns.get(attname) if encode is None else encode(columns.get(attname))
                   for attname, encode in self.encoders]
+        if self.direct:
+            return (record_id, created, updated, *values)
         return (line, record_id, created, updated, *values, *(clean.many.get(f) for f in self.many))
 
 
