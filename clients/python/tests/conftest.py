@@ -64,8 +64,13 @@ def server_url(django_db_setup):
            "INFINITY_SECRET_KEY": settings.SECRET_KEY,  # JWTs and cursors signed alike in both processes
            "INFINITY_MAX_BODY_BYTES": str(MAX_BODY_BYTES), "INFINITY_AUTH_RATE_LIMIT": "1000/m"}
     env.pop("REDIS_URL", None)  # counters in the test database, never in a shared Redis
-    process = subprocess.Popen(
-        [str(UWSGI), "--ini", "infinity/uwsgi.ini", "--http", f"127.0.0.1:{port}", "--http-keepalive", "--processes", "2"],
+    # `--http` as the README says for uWSGI facing clients, with keep-alive so the client's
+    # pool reuses connections. `--post-buffering`: without it the router drops a kept-alive
+    # connection now and then after an answer given before the body was read (a 401 to a
+    # POST), and the next request on it gets no answer (reported to the lead).
+    command = [str(UWSGI), "--ini", "infinity/uwsgi.ini", "--http", f"127.0.0.1:{port}", "--http-keepalive",
+               "--post-buffering", "65536", "--processes", "2"]
+    process = subprocess.Popen(command,
         cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and process.poll() is None and not _healthy(port):
