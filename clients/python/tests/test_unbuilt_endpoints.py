@@ -50,12 +50,14 @@ def test_webhook_calls(client, customers, wire):
                                            description="CRM sync")) == (
         "POST", "/api/webhooks", [], {"url": "https://example.com/hook", "events": ["record.created"],
                                       "models": ["customers"], "description": "CRM sync"})
-    assert sent(wire, lambda: hooks.list(page=2, limit=10)) == ("GET", "/api/webhooks", [("page", "2"), ("limit", "10")], None)
+    assert sent(wire, lambda: hooks.list(page=2, limit=10)) == (
+        "GET", "/api/webhooks", [("page", "2"), ("limit", "10")], None)
     assert sent(wire, lambda: hooks.get(7)) == ("GET", "/api/webhooks/7", [], None)
     assert sent(wire, lambda: hooks.update(7, active=False)) == ("PATCH", "/api/webhooks/7", [], {"active": False})
     assert sent(wire, lambda: hooks.delete(7)) == ("DELETE", "/api/webhooks/7", [], None)
     assert sent(wire, lambda: hooks.test(7)) == ("POST", "/api/webhooks/7/test", [], None)
-    assert sent(wire, lambda: hooks.deliveries(7, limit=20)) == ("GET", "/api/webhooks/7/deliveries", [("limit", "20")], None)
+    assert sent(wire, lambda: hooks.deliveries(7, limit=20)) == (
+        "GET", "/api/webhooks/7/deliveries", [("limit", "20")], None)
     assert sent(wire, lambda: hooks.rotate_secret(7)) == ("POST", "/api/webhooks/7/rotate-secret", [], None)
     assert sent(wire, lambda: hooks.resend("dlv_9")) == ("POST", "/api/webhooks/deliveries/dlv_9/resend", [], None)
     # The webhook endpoints make no idempotency promise: their POSTs are sent once, without a key.
