@@ -46,6 +46,8 @@ class AsyncClient(ClientBase):
                  **options: Any):
         super().__init__(api_key, base_url=base_url, **options)
         self._http = http_client or httpx.AsyncClient(**self._http_options(event_hooks))
+        if http_client is not None and not str(http_client.base_url):
+            http_client.base_url = self.base_url  # a pool of your own, e.g. with proxies or certificates
         self._refresh_lock: Optional[asyncio.Lock] = None
         self.models: Models[AsyncModel] = Models(self, AsyncModel)
         self.webhooks = WebhookResource(self)
