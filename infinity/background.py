@@ -18,6 +18,10 @@ def register(name: str, start: Callable[[], None]) -> None:
     _starters[name] = start
 
 
+def names() -> list[str]:
+    return list(_starters)
+
+
 def start_all() -> None:
     for name, start in _starters.items():
         try:
