@@ -343,7 +343,7 @@ def test_an_untouched_change_page_saves_and_changes_nothing(admin_client):
         {"name": "status", "type": "select", "choices": ["active", "inactive"], "default": "active"},
         {"name": "total", "type": "number", "min_value": 0, "decimal_places": 2, "default": 1.5},
         {"name": "company", "type": "relation", "related_model": companies},
-        {"name": "embedding", "type": "vector", "dimensions": 2, "source_fields": ["name"]},
+        {"name": "embedding", "type": "vector", "dimensions": 384, "source_fields": ["name"]},
     ])
     before = list(Field.objects.order_by("id").values())
     version = schema_version()

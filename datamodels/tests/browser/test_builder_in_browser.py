@@ -156,14 +156,14 @@ def test_add_a_vector_that_embeds_text_fields(builder, gadgets):
     new = builder.rows().count() - 1
     builder.set(new, name="embedding", type="vector")
     assert builder.input(new, "dimensions").is_visible()
-    builder.set(new, dimensions=3, source_fields="code, notes")
+    builder.set(new, dimensions=384, source_fields="code, notes")
 
     builder.save()
 
     assert builder.error_note() is None, builder.all_row_errors()
     embedding = field(gadgets, "embedding")
-    assert (embedding.dimensions, embedding.source_fields) == (3, ["code", "notes"])
-    assert table_columns(gadgets)[embedding.column] == "vector(3)"
+    assert (embedding.dimensions, embedding.source_fields) == (384, ["code", "notes"])
+    assert table_columns(gadgets)[embedding.column] == "vector(384)"
 
 
 # --- what a browser posts back -------------------------------------------------------------------
@@ -178,7 +178,7 @@ def test_saving_the_change_page_untouched_changes_nothing(builder):
         {"name": "tags", "type": "multi_select", "choices": ["a", "b"]},
         {"name": "maker", "type": "relation", "related_model": makers},
         {"name": "parts", "type": "relation", "related_model": makers, "many": True},
-        {"name": "embedding", "type": "vector", "dimensions": 3, "source_fields": ["code"]},
+        {"name": "embedding", "type": "vector", "dimensions": 384, "source_fields": ["code"]},
         {"name": "extra", "type": "json", "default": {"a": [1]}},
     ])
     before = list(Field.objects.filter(data_model=data_model).order_by("id").values())
