@@ -17,12 +17,15 @@ def ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+NO_NUL = "^[^\\x00]*$"  # PostgreSQL text cannot hold U+0000: the server refuses it in any value
+
+
 def _text(field, strict):
     schema = {"type": "string"}
     if strict and field.max_length:
         schema["maxLength"] = field.max_length
-    if strict and field.regex:
-        schema["pattern"] = field.regex
+    if strict:
+        schema["pattern"] = field.regex or NO_NUL
     return schema
 
 
@@ -72,7 +75,8 @@ TYPE_SCHEMAS = {
 def value_schema(field, *, strict: bool) -> dict:
     """The schema of a field's non-null value (relations: their ids); unknown types accept anything."""
     if field.type == "relation":
-        return {"type": "array", "items": {"type": "string"}} if field.many else {"type": "string"}
+        record_id = {"type": "string", "pattern": NO_NUL} if strict else {"type": "string"}
+        return {"type": "array", "items": record_id} if field.many else record_id
     build = TYPE_SCHEMAS.get(field.type)
     return build(field, strict) if build else {}
 
@@ -110,9 +114,15 @@ def record_property(field, names: dict[int, str]) -> dict:
                              "description": "Id of the related record, or the record with `include`."})
 
 
-def input_property(field) -> dict:
-    """A field in a write body, with the limits the server enforces."""
+def input_property(field, names: dict[int, str], schema_: Schema) -> dict:
+    """A field in a write body, with the limits the server enforces.
+
+    A relation names its model in `x-related-model` (when the caller may read it): its
+    values must be ids of that model's records, which no schema keyword can say.
+    """
     schema = value_schema(field, strict=True)
+    if field.type == "relation" and field.related_model_id in names:
+        schema["x-related-model"] = schema_.by_id[field.related_model_id].name
     if field.required and schema.get("type") == "string" and "enum" not in schema:
         schema["minLength"] = max(schema.get("minLength", 0), 1)
     if field.required and schema.get("type") == "array":
@@ -138,7 +148,7 @@ def model_components(entry: ModelEntry, schema: Schema, names: dict[int, str]) -
         "properties": {**system, **{f.name: record_property(f, names) for f in entry.fields}},
         "additionalProperties": False,
     }
-    writable = {f.name: input_property(f) for f in entry.fields}
+    writable = {f.name: input_property(f, names, schema) for f in entry.fields}
     required = [f.name for f in entry.fields if f.required and f.default is None]
     body = {"type": "object", "properties": writable, "additionalProperties": False}
     return {

@@ -176,13 +176,16 @@ def test_the_input_component_has_the_write_rules(key_client, customers):
     assert "required" not in patch
     assert not {"id", "created_at", "updated_at"} & set(body["properties"])
     props = body["properties"]
-    assert props["name"] == {"type": "string", "maxLength": 200, "minLength": 1}
+    assert props["name"] == {"type": "string", "maxLength": 200, "minLength": 1, "pattern": "^[^\\x00]*$"}
     assert props["visits"] == {"type": "integer", "format": "int64", "minimum": 0, "maximum": 1000,
                                "nullable": True}
     assert props["status"] == {"type": "string", "enum": ["active", "inactive", None], "nullable": True,
                                "default": "active"}
-    assert props["company"] == {"type": "string", "nullable": True}
-    assert props["partners"] == {"type": "array", "items": {"type": "string"}, "nullable": True}
+    # Relations name their model: their values must be its ids (the schemathesis hooks use it).
+    assert props["company"] == {"type": "string", "pattern": "^[^\\x00]*$", "x-related-model": "companies",
+                                "nullable": True}
+    assert props["partners"] == {"type": "array", "items": {"type": "string", "pattern": "^[^\\x00]*$"},
+                                 "x-related-model": "companies", "nullable": True}
 
 
 def test_list_and_single_responses_and_pagination(key_client, customers):
@@ -220,6 +223,65 @@ def test_every_error_status_answers_with_the_envelope(key_client, customers):
             assert responses[name]["content"]["application/json"]["schema"] == ERROR_REF
     assert {"400", "409", "413", "415"} <= set(document["paths"][CUSTOMERS]["post"]["responses"])
     assert "412" in document["paths"][CUSTOMERS + "/{id}"]["patch"]["responses"]
+
+
+def test_conditional_headers_take_any_list_of_tags(key_client, customers):
+    """Found by schemathesis: an empty `If-Match` was schema-invalid, yet (RFC 9110: an empty list) a 412."""
+    paths = fetch(key_client)["paths"]
+
+    for method in ("put", "patch", "delete"):
+        headers = {p["name"]: p for p in paths[CUSTOMERS + "/{id}"][method]["parameters"] if p["in"] == "header"}
+        assert headers["If-Match"]["schema"] == {"type": "string"}, method
+        assert "412" in paths[CUSTOMERS + "/{id}"][method]["responses"], method
+    get = {p["name"]: p for p in paths[CUSTOMERS + "/{id}"]["get"]["parameters"]}
+    assert get["If-None-Match"]["schema"] == {"type": "string"}
+
+
+def test_created_and_read_records_link_to_the_operations_on_them(key_client, customers):
+    paths = fetch(key_client)["paths"]
+
+    created = paths[CUSTOMERS]["post"]["responses"]["201"]["links"]
+    assert created["GetRecord"] == {"operationId": "customers_retrieve", "parameters": {"id": "$response.body#/data/id"}}
+    assert created["UpdateRecord"] == {"operationId": "customers_partial_update", "parameters": {
+        "id": "$response.body#/data/id", "header.If-Match": "$response.header.ETag"}}
+    read = paths[CUSTOMERS + "/{id}"]["get"]["responses"]["200"]["links"]
+    assert sorted(read) == ["DeleteRecord", "ReplaceRecord", "UpdateRecord"]
+    assert read["DeleteRecord"]["parameters"]["id"] == "$request.path.id"
+
+
+@pytest.mark.parametrize(("value", "valid"), [
+    ("name:~acme", True), ("name:Ann", True), ("name:>=B", True), ("name:null", True), ("email:!=null", True),
+    ("visits:>=10", True), ("visits:ten", False), ("visits:~1", False), ("total:<-1.5e3", True),
+    ("vip:true", True), ("vip:>true", False), ("born:>=2024-01-28", True), ("born:2024-13-01", False),
+    ("seen_at:<2024-01-01T00:00:00Z", True), ("created_at:>=2024-01-01", True), ("status:active", True),
+    ("status:gone", False), ("status:~act", True), ("tags:a", True), ("tags:c", False), ("meta:null", True),
+    ("meta:x", False), ("embedding:!=null", True), ("company:rec_1", True), ("company:>rec_1", False),
+    ("company.name:~acme", True), ("partners.id:rec_1", True), ("id:rec_1", True), ("id:~rec", False),
+    ("email:ann@example.com", True), ("email:ann", False), ("website:~example", True), ("nope:1", False),
+    ("00", False), ("name", False), ("name:a\x00", False),
+])
+def test_the_filter_pattern_allows_what_the_server_accepts(key_client, customers, value, valid):
+    """Found by schemathesis: any non-empty string was a valid filter, and `00` is a 400."""
+    params = {p["name"]: p for p in fetch(key_client)["paths"][CUSTOMERS]["get"]["parameters"]}
+    pattern = params["filter"]["schema"]["items"]["pattern"]
+
+    assert bool(re.search(pattern, value)) is valid
+    assert key_client.get(CUSTOMERS, {"filter": value}).status_code == (200 if valid else 400)
+
+
+def test_the_cursor_pattern_is_a_signed_cursor_or_empty(key_client, customers):
+    """Found by schemathesis: any string was a valid cursor; only one the server signed is accepted."""
+    params = {p["name"]: p for p in fetch(key_client)["paths"][CUSTOMERS]["get"]["parameters"]}
+    pattern = params["cursor"]["schema"]["pattern"]
+    for name in ("Ann", "Bob"):
+        key_client.post(CUSTOMERS, {"name": name}, format="json")
+    cursor = key_client.get(CUSTOMERS, {"limit": 1}).json()["pagination"]["next_cursor"]
+
+    assert re.search(pattern, cursor) and re.search(pattern, "")
+    assert not re.search(pattern, "lorem ipsum")
+    assert key_client.get(CUSTOMERS, {"cursor": cursor}).status_code == 200
+    assert key_client.get(CUSTOMERS, {"cursor": ""}).status_code == 200
+    assert key_client.get(CUSTOMERS, {"cursor": "lorem ipsum"}).status_code == 400
 
 
 def test_list_parameters_are_documented(key_client, customers):
