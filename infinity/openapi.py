@@ -7,7 +7,7 @@ An endpoint declares which errors it can answer, and nothing else:
 - a DRF view: `@extend_schema(responses={200: ..., **error_responses_for(403, 404)})`;
 - an operation built by hand (a dict): `responses={"200": ..., **error_refs(403, 404)}`.
 
-`complete_error_responses` (run on every operation by the postprocessing hook in
+`complete_operation` (run on every operation by the postprocessing hook in
 `datamodels.api.openapi`) turns the former into references and adds the statuses that
 the machinery under every view can answer, whatever the view says:
 
@@ -16,6 +16,8 @@ the machinery under every view can answer, whatever the view says:
 
 So a view names only what its own logic decides: 403 (a valid caller without the
 right, SPEC §4), 404, 409, 412, a 400 for query parameters or path values it parses.
+Links from a response to the operations that use what it returns (`response_links`)
+let schemathesis' stateful phase chain real requests (create, then read or delete).
 """
 
 from __future__ import annotations
@@ -65,6 +67,35 @@ def complete_error_responses(operation: dict) -> None:
         implied += WITH_BODY
     responses.update(error_refs(*declared, *(status for status in implied if status not in responses)))
     operation["responses"] = dict(sorted(responses.items()))
+
+
+# (operationId, status) → OpenAPI links of that response, for the stateful phase of schemathesis and for
+# clients; registered by the views that own the operations (drf-spectacular has no keyword for links).
+_LINKS: dict[tuple[str, str], dict] = {}
+
+
+def response_links(operation_id: str, status: int, **links: dict) -> None:
+    """Declare links from a DRF view's response: `response_links("x_create", 201, Get=link("x_get", ...))`."""
+    _LINKS[(operation_id, str(status))] = links
+
+
+def link(operation_id: str, *, parameters: dict | None = None, body: dict | None = None) -> dict:
+    """One OpenAPI link: runtime expressions (`$response.body#/id`) for the target's parameters or body."""
+    target = {"operationId": operation_id}
+    if parameters:
+        target["parameters"] = parameters
+    if body is not None:
+        target["requestBody"] = body
+    return target
+
+
+def complete_operation(operation: dict) -> None:
+    """The postprocessing step for every operation DRF views document: error responses, then links."""
+    complete_error_responses(operation)
+    for status, response in operation["responses"].items():
+        links = _LINKS.get((operation.get("operationId"), status))
+        if links and "$ref" not in response:
+            response["links"] = links
 
 
 def error_schemas() -> dict:

@@ -20,7 +20,7 @@ from accounts.api.serializers import (
 from accounts.models import ApiKey
 from accounts.ratelimits import AuthRateLimited, RateLimited
 from infinity.exceptions import BadRequest, Forbidden, NotFound
-from infinity.openapi import error_responses_for
+from infinity.openapi import error_responses_for, link, response_links
 
 TAGS = ["auth"]
 # An API key authenticates on the keys endpoints, but lacks the right to manage keys: a valid
@@ -28,6 +28,15 @@ TAGS = ["auth"]
 KEYS_NEED_A_TOKEN = "Needs an access token: an API key is refused with 403 `FORBIDDEN`."
 PER_IP_AUTH = "Counted per client IP at `INFINITY_AUTH_RATE_LIMIT` (default `5/m`), against password guessing."
 PER_IP = "Counted per client IP at the general `INFINITY_RATE_LIMIT`."
+
+
+# A session's or a refresh's tokens feed the next refresh or logout; a new key's prefix its revocation.
+_WITH_REFRESH = {"body": {"refresh": "$response.body#/refresh"}}
+for _operation_id, _status in (("auth_signup", 201), ("auth_login", 200), ("auth_refresh", 200)):
+    response_links(_operation_id, _status, Refresh=link("auth_refresh", **_WITH_REFRESH),
+                   Logout=link("auth_logout", **_WITH_REFRESH))
+response_links("auth_keys_create", 201,
+               Revoke=link("auth_keys_revoke", parameters={"prefix": "$response.body#/data/prefix"}))
 
 
 def body_of(request) -> dict:

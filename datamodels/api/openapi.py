@@ -33,7 +33,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts.permissions import require_access
 from accounts.ratelimits import RateLimited
 from infinity.exceptions import Forbidden
-from infinity.openapi import complete_error_responses, error_components, error_refs, error_schemas
+from infinity.openapi import complete_operation, error_components, error_refs, error_schemas
 from infinity.openapi import error_responses_for  # noqa: F401  (views import it from here too)
 
 from ..dynamic import ModelEntry, Schema, current_schema
@@ -41,7 +41,7 @@ from ..idempotency import MAX_KEY
 from ..fieldtypes import CONTAINS, EQ, GT, GTE, LT, LTE, NE, REGISTRY
 from ..query import MAX_INCLUDE_DEPTH, MAX_LIMIT, SYSTEM_COLUMNS
 from ..records import MAX_BULK
-from .openapi_fields import RECORD_ID_EXAMPLE, model_components, ref
+from .openapi_fields import RECORD_ID_EXAMPLE, json_value_schema, model_components, ref
 from .openapi_filters import filter_pattern
 
 RECORDS_PREFIX = "/api/public/data/"
@@ -144,7 +144,7 @@ def add_data_model_paths(result, generator, request, public, **kwargs):
     paths = result.setdefault("paths", {})
     for item in paths.values():
         for operation in item.values():
-            complete_error_responses(operation)
+            complete_operation(operation)
     paths["/api/health"] = health_path()
     # Only what the caller may read: relations to other models stay plain ids.
     entries = visible_models(current_schema(), request)
@@ -215,6 +215,7 @@ def _derived(base: str) -> list[str]:
 def shared_schemas() -> dict:
     return {
         **error_schemas(),
+        "JsonValue": json_value_schema(),
         "Pagination": {
             "type": "object",
             "description": "`page`, `total` and `pages` are left out of responses to a `cursor` request.",

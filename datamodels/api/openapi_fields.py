@@ -17,6 +17,19 @@ def ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def json_value_schema() -> dict:
+    """`JsonValue`: any JSON value a json field stores; PostgreSQL's jsonb holds no U+0000 in a string.
+
+    (Nor in an object key, which OpenAPI 3.0 cannot constrain: the description says so.)
+    """
+    nested = {"nullable": True, "allOf": [ref("JsonValue")]}
+    return {
+        "description": "Any JSON value. No string in it, object keys included, may contain U+0000.",
+        "anyOf": [{"type": "boolean"}, {"type": "number"}, {"type": "string", "pattern": NO_NUL},
+                  {"type": "array", "items": nested}, {"type": "object", "additionalProperties": nested}],
+    }
+
+
 NO_NUL = "^[^\\x00]*$"  # PostgreSQL text cannot hold U+0000: the server refuses it in any value
 
 
@@ -67,7 +80,7 @@ TYPE_SCHEMAS = {
     "integer": _number("integer", "int64", *INT64),
     "number": _number("number", "double", None, None),
     "boolean": lambda field, strict: {"type": "boolean"},
-    "json": lambda field, strict: {},
+    "json": lambda field, strict: {"allOf": [ref("JsonValue")]} if strict else {},
     "vector": _vector,
 }
 

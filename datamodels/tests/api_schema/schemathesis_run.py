@@ -76,6 +76,9 @@ def schemathesis(url: str, tmp_path: Path, *options: str, phases: str = ALL_PHAS
                "--max-examples", MAX_EXAMPLES, "--generation-deterministic", "--workers", "1",
                "--request-timeout", "30", "--no-color", "--report", "json", "--report-json-path", str(report),
                *options]
-    result = subprocess.run(command, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"{result.stdout[-12000:]}\n{result.stderr[-4000:]}"
+    log = tmp_path / "schemathesis.log"  # the command's own output, to follow a long run with `tail -f`
+    with log.open("w") as output:
+        result = subprocess.run(command, cwd=settings.BASE_DIR, stdout=output, stderr=subprocess.STDOUT,
+                                timeout=1800)
+    assert result.returncode == 0, log.read_text()[-16000:]
     return json.loads(report.read_text())

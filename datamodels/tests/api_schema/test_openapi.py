@@ -186,6 +186,9 @@ def test_the_input_component_has_the_write_rules(key_client, customers):
                                 "nullable": True}
     assert props["partners"] == {"type": "array", "items": {"type": "string", "pattern": "^[^\\x00]*$"},
                                  "x-related-model": "companies", "nullable": True}
+    # A json value holds no U+0000 (jsonb cannot): `JsonValue` says so to any depth.
+    assert props["meta"]["allOf"] == [{"$ref": "#/components/schemas/JsonValue"}] and props["meta"]["nullable"]
+    assert {"type": "string", "pattern": "^[^\\x00]*$"} in schemas["JsonValue"]["anyOf"]
 
 
 def test_list_and_single_responses_and_pagination(key_client, customers):
@@ -241,7 +244,8 @@ def test_created_and_read_records_link_to_the_operations_on_them(key_client, cus
     paths = fetch(key_client)["paths"]
 
     created = paths[CUSTOMERS]["post"]["responses"]["201"]["links"]
-    assert created["GetRecord"] == {"operationId": "customers_retrieve", "parameters": {"id": "$response.body#/data/id"}}
+    assert created["GetRecord"] == {"operationId": "customers_retrieve",
+                                    "parameters": {"id": "$response.body#/data/id"}}
     assert created["UpdateRecord"] == {"operationId": "customers_partial_update", "parameters": {
         "id": "$response.body#/data/id", "header.If-Match": "$response.header.ETag"}}
     read = paths[CUSTOMERS + "/{id}"]["get"]["responses"]["200"]["links"]
