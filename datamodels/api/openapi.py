@@ -128,6 +128,17 @@ class DocsView(SpectacularSwaggerView):
 
 # --- hooks ---------------------------------------------------------------------
 
+# Other apps' routes under /api/public/data/{model}/... (search, export) are documented per model too:
+# each registers, in its AppConfig.ready, a function (entry, schema, names) → {path: path item} whose
+# operations declare their errors with `infinity.openapi.error_refs` (see README "OpenAPI and docs").
+MODEL_PATH_BUILDERS: list = []
+
+
+def register_model_paths(build) -> None:
+    if build not in MODEL_PATH_BUILDERS:
+        MODEL_PATH_BUILDERS.append(build)
+
+
 def exclude_record_routes(endpoints, **kwargs):
     """PREPROCESSING_HOOKS: the generic record routes are documented per model instead."""
     return [endpoint for endpoint in endpoints if not endpoint[0].startswith(RECORDS_PREFIX)]
@@ -154,6 +165,8 @@ def add_data_model_paths(result, generator, request, public, **kwargs):
     for entry in entries:
         schemas.update(model_components(entry, schema, names))
         paths.update(model_paths(entry, schema, names))
+        for build in MODEL_PATH_BUILDERS:
+            paths.update(build(entry, schema, names))
     result["paths"] = dict(sorted(paths.items()))
     components["schemas"] = dict(sorted(schemas.items()))
     return result

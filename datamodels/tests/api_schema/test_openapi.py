@@ -372,3 +372,27 @@ def test_the_docs_page_loads_swagger_ui_from_local_static_files(client_api):
     for url in assets:
         assert url.startswith("/static/drf_spectacular_sidecar/swagger-ui-dist/")
         assert finders.find(url.removeprefix("/static/")), f"{url} is not a static file of ours"
+
+
+def test_another_app_documents_its_per_model_routes_with_the_shared_errors(key_client, customers):
+    """How search or export add `/api/public/data/{model}/...` operations: a builder per model."""
+    from datamodels.api import openapi
+    from infinity.openapi import error_refs
+
+    def search_paths(entry, schema, names):
+        return {f"/api/public/data/{entry.name}/search": {"get": {
+            "operationId": f"{entry.name}_search", "security": openapi.SECURITY,
+            "responses": {"200": {"description": "Hits."}, **error_refs(400, 401, 403, 404, 429, 500)}}}}
+
+    openapi.register_model_paths(search_paths)
+    try:
+        document = fetch(key_client)
+    finally:
+        openapi.MODEL_PATH_BUILDERS.remove(search_paths)
+
+    responses = document["paths"][CUSTOMERS + "/search"]["get"]["responses"]
+    assert responses["403"] == {"$ref": "#/components/responses/Forbidden"}
+    assert sorted(responses) == ["200", "400", "401", "403", "404", "429", "500"]
+    assert "/api/public/data/companies/search" in document["paths"]
+    validate_schema(document)
+    assert CUSTOMERS + "/search" not in fetch(key_client)["paths"]
