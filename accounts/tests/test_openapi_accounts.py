@@ -223,7 +223,7 @@ def test_schemathesis_finds_nothing_in_the_accounts_api_with_an_access_token(dat
     kept = apikey_create(user=superuser, name="to revoke")[0]
     token = tokens_for(superuser)["access"]
 
-    with production_server(database_url) as url:
+    with production_server(database_url, tmp_path / "uwsgi.log") as url:
         report = schemathesis(url, tmp_path, "--header", f"Authorization: Bearer {token}",
                               "--include-path-regex", "^/api/auth/")
 

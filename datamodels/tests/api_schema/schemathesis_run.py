@@ -34,18 +34,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def production_server(database_url: str):
-    """uWSGI with two workers on `database_url`; yields its base URL, stops it afterwards."""
+def production_server(database_url: str, log: Path):
+    """uWSGI with two workers on `database_url`, its output in `log`; yields its base URL, stops it afterwards."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "INFINITY_DEBUG": "0",
            "INFINITY_RATE_LIMIT": UNLIMITED, "INFINITY_AUTH_RATE_LIMIT": UNLIMITED}
     env.pop("REDIS_URL", None)  # counters in the test database, never in a shared Redis
-    process = subprocess.Popen(
-        [str(BIN / "uwsgi"), "--ini", "infinity/uwsgi.ini", "--http-socket", f"127.0.0.1:{port}", "--processes", "2"],
-        cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # A file, not a pipe: thousands of requests log enough to fill a pipe nobody reads, and block the server.
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(BIN / "uwsgi"), "--ini", "infinity/uwsgi.ini", "--http-socket", f"127.0.0.1:{port}",
+             "--processes", "2"], cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_healthy(url, process)
+        _wait_until_healthy(url, process, log)
         yield url
     finally:
         process.terminate()
@@ -56,7 +58,7 @@ def production_server(database_url: str):
             process.wait(timeout=30)
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen) -> None:
+def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -65,7 +67,7 @@ def _wait_until_healthy(url: str, process: subprocess.Popen) -> None:
                     return
         except OSError:
             time.sleep(0.2)
-    assert process.poll() is None, process.stderr.read().decode()[-2000:]
+    assert process.poll() is None, log.read_text()[-2000:]
     raise AssertionError("uWSGI did not answer /api/health within 60 s")
 
 

@@ -99,7 +99,7 @@ def test_schemathesis_with_every_check_and_phase_finds_nothing(committed_schema,
     create_models()
     _, key = apikey_create(user=superuser, name="schemathesis", rate_limit=UNLIMITED)
 
-    with production_server(database_url) as url:
+    with production_server(database_url, tmp_path / "uwsgi.log") as url:
         operations = operation_count(url, key)
         report = schemathesis(url, tmp_path, "--header", f"X-API-Key: {key}")
         totals = {model: total_of(url, key, model) for model in ("companies", "customers")}
