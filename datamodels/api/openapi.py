@@ -394,7 +394,7 @@ def list_parameters(entry: ModelEntry, schema: Schema) -> list[dict]:
     return [
         _query("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number; past the end is an empty page."),
         _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}, "Records per page."),
-        _query("sort", {"type": "array", "items": {"type": "string", "enum": _sort_values(entry)}},
+        _query("sort", {"type": "array", "items": {"type": "string", "enum": [*_sort_values(entry), ""]}},
                "`field`, `field:asc` or `field:desc`, repeatable, applied in order; `id` breaks ties in the "
                "direction of the last key. Default `created_at:desc`.", explode=True),
         _query("filter", {"type": "array", "items": {"type": "string", "pattern": filter_pattern(entry, schema)}},
@@ -409,11 +409,12 @@ def list_parameters(entry: ModelEntry, schema: Schema) -> list[dict]:
 
 def _shape_parameters(entry: ModelEntry, schema: Schema) -> list[dict]:
     names = [*SYSTEM_COLUMNS, *(f.name for f in entry.fields)]
-    params = [_query("fields", {"type": "array", "items": {"type": "string", "enum": names}},
+    # An empty name (`fields=`, `fields=id,,name`) is skipped by the server, so the enums allow "".
+    params = [_query("fields", {"type": "array", "items": {"type": "string", "enum": [*names, ""]}},
                      "Only these keys, comma-separated (vector fields appear only when named here).", explode=False)]
     paths = include_paths(entry, schema)
     if paths:
-        items = {"type": "string", "enum": paths} if len(paths) <= MAX_INCLUDE_PATHS else {"type": "string"}
+        items = {"type": "string", "enum": [*paths, ""]} if len(paths) <= MAX_INCLUDE_PATHS else {"type": "string"}
         params.append(_query("include", {"type": "array", "items": items},
                              f"Relations to expand into records, comma-separated, nested with dots (depth ≤ "
                              f"{MAX_INCLUDE_DEPTH}).", explode=False))

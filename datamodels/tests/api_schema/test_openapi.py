@@ -301,7 +301,9 @@ def test_list_parameters_are_documented(key_client, customers):
     assert {"total:desc", "created_at", "id:asc"} <= set(params["sort"]["schema"]["items"]["enum"])
     assert "tags" not in params["sort"]["schema"]["items"]["enum"]  # multi_select cannot sort
     assert "embedding" in params["fields"]["schema"]["items"]["enum"]
-    assert params["include"]["schema"]["items"]["enum"] == ["company", "partners"]
+    assert params["include"]["schema"]["items"]["enum"] == ["company", "partners", ""]  # empty: skipped
+    assert "" in params["fields"]["schema"]["items"]["enum"] and "" in params["sort"]["schema"]["items"]["enum"]
+    assert key_client.get(CUSTOMERS, {"fields": "", "include": "", "sort": ""}).status_code == 200
 
 
 def test_security_schemes_and_health(key_client, customers):
