@@ -234,3 +234,13 @@ def test_schemathesis_finds_nothing_in_the_accounts_api_with_an_access_token(dat
     # Keys made by the run belong to the superuser, and the one made here is still there.
     assert ApiKey.objects.filter(pk=kept.pk).exists()
     assert set(ApiKey.objects.values_list("user", flat=True)) == {superuser.pk}
+
+
+@pytest.mark.parametrize("field", ["models", "scopes"])
+def test_a_json_object_for_a_keys_list_is_refused(superuser, field):
+    """Found by schemathesis: `"models": {}` was read as its (no) keys, and a key was made."""
+    response = bearer(superuser).post("/api/auth/keys", {"name": "ci", field: {"read": 1}}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert not superuser.api_keys.exists()

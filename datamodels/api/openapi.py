@@ -308,7 +308,7 @@ def _collection_path(entry, schema, base, label, about) -> dict:
                           responses=_responses({"200": _json(ref(f"{base}List"), "One page of records.")},
                                                "400", "401", "403", "404", "429", "500")),
         "post": _operation(entry, "create", f"Create {label} records", bulk,
-                           parameters=[idempotency], body=_create_body(base),
+                           parameters=[idempotency], body=_create_body(entry, base),
                            responses=_responses({"201": created},
                                                 "400", "401", "403", "404", "409", "413", "415", "429", "500")),
     }
@@ -345,7 +345,8 @@ def _write_operation(entry, action, summary, id_param, base, body_component) -> 
     partial = action == "partial_update"
     description = ("Only the fields given change." if partial else
                    "Every required field must be given; omitted optional fields are reset to their default.")
-    body = {"required": not partial, "content": {"application/json": {"schema": ref(body_component)}}}
+    body = {"required": not partial and _needs_a_body(entry),
+            "content": {"application/json": {"schema": ref(body_component)}}}
     return _operation(entry, action, summary, {"description": description},
                       parameters=[id_param, _if_match()], body=body,
                       responses=_responses({"200": _single(entry, base)},
@@ -371,9 +372,15 @@ def _record_links(entry: ModelEntry, record_id: str, *, etag: bool, read: bool) 
             for name, (action, extra) in links.items()}
 
 
-def _create_body(base: str) -> dict:
+def _needs_a_body(entry: ModelEntry) -> bool:
+    """No body is read as `{}`: a create or replace goes without one only if no field is required."""
+    return any(field.required and field.default is None for field in entry.fields)
+
+
+def _create_body(entry: ModelEntry, base: str) -> dict:
     many = {"type": "array", "items": ref(f"{base}Input"), "minItems": 1, "maxItems": MAX_BULK}
-    return {"required": True, "content": {"application/json": {"schema": {"oneOf": [ref(f"{base}Input"), many]}}}}
+    return {"required": _needs_a_body(entry),
+            "content": {"application/json": {"schema": {"oneOf": [ref(f"{base}Input"), many]}}}}
 
 
 def _header(name: str, description: str, **limits) -> dict:

@@ -30,6 +30,8 @@ def json_value_schema() -> dict:
     }
 
 
+# What Django's URLValidator(schemes=["http", "https"]) accepts, in the plain form a pattern can say.
+HTTP_URL = "^https?://(?:[a-z0-9]+\\.)+[a-z]{2,63}(?::[0-9]{1,4})?(?:/[A-Za-z0-9._~%!$&'()*+,;=:@/?#-]*)?$"
 NO_NUL = "^[^\\x00]*$"  # PostgreSQL text cannot hold U+0000: the server refuses it in any value
 
 
@@ -72,7 +74,7 @@ TYPE_SCHEMAS = {
     "text": _text,
     "long_text": _text,
     "email": _formatted("email"),
-    "url": _formatted("uri"),
+    "url": lambda field, strict: {**_formatted("uri")(field, strict), **({"pattern": HTTP_URL} if strict else {})},
     "date": _formatted("date", limits=False),
     "datetime": _formatted("date-time", limits=False),
     "select": lambda field, strict: {"type": "string", "enum": list(field.choices)},

@@ -25,6 +25,18 @@ SAMPLE = 20  # ids read per related model and case
 
 
 @schemathesis.hook
+def filter_case(context, case):
+    """Not a case schemathesis 4.32.5 marks invalid though it describes it as valid ("Positive test case").
+
+    It happens when the only part it negated was an optional body (PATCH) that it then left out:
+    the request is valid, and the server rightly accepts it.
+    """
+    meta = case.meta
+    return not (meta is not None and meta.generation.mode == GenerationMode.NEGATIVE
+                and getattr(meta.phase.data, "description", None) == "Positive test case")
+
+
+@schemathesis.hook
 def map_case(context, case):
     meta = case.meta
     if meta is None or meta.generation.mode != GenerationMode.POSITIVE or not case.operation.path.startswith(RECORDS):
