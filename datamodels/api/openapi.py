@@ -345,7 +345,7 @@ def _write_operation(entry, action, summary, id_param, base, body_component) -> 
     partial = action == "partial_update"
     description = ("Only the fields given change." if partial else
                    "Every required field must be given; omitted optional fields are reset to their default.")
-    body = {"required": not partial and _needs_a_body(entry),
+    body = {"required": partial or _needs_a_body(entry),
             "content": {"application/json": {"schema": ref(body_component)}}}
     return _operation(entry, action, summary, {"description": description},
                       parameters=[id_param, _if_match()], body=body,

@@ -398,3 +398,16 @@ def test_another_app_documents_its_per_model_routes_with_the_shared_errors(key_c
     assert "/api/public/data/companies/search" in document["paths"]
     validate_schema(document)
     assert CUSTOMERS + "/search" not in fetch(key_client)["paths"]
+
+
+def test_a_patch_needs_a_body(key_client, customers):
+    """Found by schemathesis: a PATCH without a body was optional in the document, and changed nothing."""
+    document = fetch(key_client)
+    created = key_client.post(CUSTOMERS, {"name": "Ann"}, format="json").json()["data"]
+
+    response = key_client.patch(f"{CUSTOMERS}/{created['id']}")
+
+    assert document["paths"][CUSTOMERS + "/{id}"]["patch"]["requestBody"]["required"] is True
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "A PATCH needs a body: a JSON object of the fields to change"
+    assert key_client.patch(f"{CUSTOMERS}/{created['id']}", {}, format="json").status_code == 200
