@@ -263,8 +263,9 @@ def _clean_models(names: Iterable[str] | None) -> list[DataModel]:
 
 
 def _string_list(values: Iterable[str], message: str) -> list[str]:
-    # A bare string is iterable too, and would silently become a list of characters.
-    if isinstance(values, str) or not isinstance(values, Iterable):
+    # A bare string is iterable too, and would silently become a list of characters; a JSON object
+    # (a dict) would become its keys.
+    if isinstance(values, (str, dict)) or not isinstance(values, Iterable):
         raise ValueError(message)
     values = list(values)
     if not all(isinstance(value, str) for value in values):

@@ -18,8 +18,5 @@ class SearchConfig(AppConfig):
 
         if check_vector_field not in services.FIELD_CHECKS:
             services.FIELD_CHECKS.append(check_vector_field)
-        if search_paths not in openapi.MODEL_PATH_HOOKS:
-            openapi.MODEL_PATH_HOOKS.append(search_paths)
-        openapi.ERRORS.setdefault("503", ("ServiceUnavailable", "`SERVICE_UNAVAILABLE`: the embedding backend is "
-                                                                "down or did not answer in time."))
+        openapi.register_model_paths(search_paths)
         background.register("search", start)  # the embedding worker of `manage.py serve`

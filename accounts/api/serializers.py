@@ -6,15 +6,39 @@ which validate them (one `details` entry per bad field), so these never validate
 """
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import MinimumLengthValidator, get_default_password_validators
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import SCOPES, ApiKey
 from accounts.services import MAX_EXPIRES_DAYS
 from accounts.users import MAX_NAME
+from datamodels.api.openapi import MODEL_NAME_MARK
 
 # The email is the username too, whose column is the shorter of the two.
 EMAIL_MAX_LENGTH = min(get_user_model()._meta.get_field(name).max_length for name in ("username", "email"))
+# The rules `accounts.users` and `accounts.services` apply, as patterns `/api/schema` shows (the
+# serializers never validate: see the module docstring). PostgreSQL text cannot hold U+0000.
+NO_NUL = RegexValidator(r"^[^\x00]*$")
+KEY_NAME = RegexValidator(r"^[^\x00]*[^\s\x00][^\x00]*$")  # stripped, it must not be empty
+NOT_ONLY_DIGITS = RegexValidator(r"\D")
+PASSWORD_MIN_LENGTH = max([v.min_length for v in get_default_password_validators()
+                           if isinstance(v, MinimumLengthValidator)] or [1])
 RATE_LIMIT_HELP = "`N/unit[,N/unit...]` with unit `s`, `m`, `h` or `d`, e.g. `100/m,5000/d`."
+
+
+def _rate_limit_pattern() -> str:
+    """Blank, or windows as `accounts.ratelimits` parses them, each unit once (written in s, m, h, d order)."""
+    window, sep = "[1-9][0-9]{0,8}/%s", "\\s*,\\s*"
+    units = "smhd"
+    chains = []
+    for mask in range(1, 16):
+        chains.append(sep.join(window % unit for bit, unit in enumerate(units) if mask & (1 << bit)))
+    return f"^\\s*(?:(?:{'|'.join(chains)})\\s*)?$"
+
+
+RATE_LIMIT = RegexValidator(_rate_limit_pattern())
 
 
 class UserSerializer(serializers.Serializer):
@@ -51,39 +75,46 @@ class ApiKeySerializer(serializers.Serializer):
 
 # --- request bodies (documentation only) ---------------------------------------------
 
+@extend_schema_field({"type": "string", MODEL_NAME_MARK: True})
+class DataModelNameField(serializers.CharField):
+    """The name of a data model: `/api/schema` lists those the caller may read."""
+
+
 class SignupRequestSerializer(serializers.Serializer):
     """The body of `POST /api/auth/signup`."""
 
     email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH, help_text="The login, stored lower-case; an "
                                    "email already taken (in any case) is a 409 `CONFLICT`.")
-    password = serializers.CharField(help_text="Must pass Django's password validators (length, common, "
-                                     "numeric, similarity to the email).")
+    password = serializers.CharField(min_length=PASSWORD_MIN_LENGTH, validators=[NOT_ONLY_DIGITS], help_text=(
+        f"Must pass Django's password validators: at least {PASSWORD_MIN_LENGTH} characters, not only digits, "
+        "not a common password, not too similar to the email or name."))
     name = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=MAX_NAME,
-                                 help_text="Display name; the email when omitted.")
+                                 validators=[NO_NUL], help_text="Display name; the email when omitted.")
 
 
 class LoginRequestSerializer(serializers.Serializer):
     """The body of `POST /api/auth/login`."""
 
-    email = serializers.CharField(help_text="Compared case-insensitively.")
-    password = serializers.CharField()
+    email = serializers.CharField(min_length=1, help_text="Compared case-insensitively.")
+    password = serializers.CharField(min_length=1)
 
 
 class RefreshRequestSerializer(serializers.Serializer):
     """The body of `POST /api/auth/refresh` and `POST /api/auth/logout`."""
 
-    refresh = serializers.CharField(help_text="A refresh token from signup, login or the last refresh.")
+    refresh = serializers.CharField(min_length=1, help_text="A refresh token from signup, login or the last refresh.")
 
 
 class ApiKeyCreateRequestSerializer(serializers.Serializer):
     """The body of `POST /api/auth/keys`."""
 
-    name = serializers.CharField(max_length=ApiKey._meta.get_field("name").max_length)
+    name = serializers.CharField(max_length=ApiKey._meta.get_field("name").max_length, validators=[KEY_NAME],
+                                 help_text="Anything but blank.")
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=SCOPES), required=False, allow_null=True,
                                    min_length=1, help_text="Every scope when omitted.")
-    models = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True,
+    models = serializers.ListField(child=DataModelNameField(), required=False, allow_null=True,
                                    help_text="Data-model names; every model when omitted or empty.")
-    rate_limit = serializers.CharField(required=False, allow_null=True, allow_blank=True,
+    rate_limit = serializers.CharField(required=False, allow_null=True, allow_blank=True, validators=[RATE_LIMIT],
                                        help_text=f"{RATE_LIMIT_HELP} Applied on top of the default "
                                        "`INFINITY_RATE_LIMIT`, so it can only tighten it (staff who may add keys "
                                        "in the admin may loosen it). Empty: the default.")

@@ -19,13 +19,24 @@ from accounts.api.serializers import (
 )
 from accounts.models import ApiKey
 from accounts.ratelimits import AuthRateLimited, RateLimited
-from datamodels.api.openapi import error_responses_for
 from infinity.exceptions import BadRequest, Forbidden, NotFound
+from infinity.openapi import error_responses_for, link, response_links
 
 TAGS = ["auth"]
-JWT_ONLY = [{"jwtAuth": []}]
+# An API key authenticates on the keys endpoints, but lacks the right to manage keys: a valid
+# credential without the right is 403 (SPEC §4), so both schemes are documented, with the 403.
+KEYS_NEED_A_TOKEN = "Needs an access token: an API key is refused with 403 `FORBIDDEN`."
 PER_IP_AUTH = "Counted per client IP at `INFINITY_AUTH_RATE_LIMIT` (default `5/m`), against password guessing."
 PER_IP = "Counted per client IP at the general `INFINITY_RATE_LIMIT`."
+
+
+# A session's or a refresh's tokens feed the next refresh or logout; a new key's prefix its revocation.
+_WITH_REFRESH = {"body": {"refresh": "$response.body#/refresh"}}
+for _operation_id, _status in (("auth_signup", 201), ("auth_login", 200), ("auth_refresh", 200)):
+    response_links(_operation_id, _status, Refresh=link("auth_refresh", **_WITH_REFRESH),
+                   Logout=link("auth_logout", **_WITH_REFRESH))
+response_links("auth_keys_create", 201,
+               Revoke=link("auth_keys_revoke", parameters={"prefix": "$response.body#/data/prefix"}))
 
 
 def body_of(request) -> dict:
@@ -145,9 +156,9 @@ class KeyListView(APIView):
     permission_classes = [RateLimited, KeysPermission]
 
     @extend_schema(
-        operation_id="auth_keys_list", summary="List my API keys", tags=TAGS, auth=JWT_ONLY,
+        operation_id="auth_keys_list", summary="List my API keys", tags=TAGS,
         description="Every key of the caller, revoked and expired ones included; never a raw key or its hash. "
-                    "Needs an access token: an API key gets 403.",
+                    + KEYS_NEED_A_TOKEN,
         responses={200: OpenApiResponse(ApiKeyListSerializer, "The caller's keys."),
                    **error_responses_for(401, 403, 429)},
     )
@@ -156,10 +167,10 @@ class KeyListView(APIView):
         return Response({"data": ApiKeySerializer(keys, many=True).data})
 
     @extend_schema(
-        operation_id="auth_keys_create", summary="Create an API key", tags=TAGS, auth=JWT_ONLY,
+        operation_id="auth_keys_create", summary="Create an API key", tags=TAGS,
         request=ApiKeyCreateRequestSerializer,
         description="The answer carries the raw key, this once. A key never does more than its owner may. "
-                    "Needs an access token: an API key gets 403.",
+                    + KEYS_NEED_A_TOKEN,
         responses={201: OpenApiResponse(ApiKeyCreatedSerializer, "The new key, with its raw value."),
                    **error_responses_for(400, 401, 403, 413, 415, 429)},
     )
@@ -179,12 +190,12 @@ class KeyDetailView(APIView):
     permission_classes = [RateLimited, KeysPermission]
 
     @extend_schema(
-        operation_id="auth_keys_revoke", summary="Revoke an API key", tags=TAGS, auth=JWT_ONLY,
+        operation_id="auth_keys_revoke", summary="Revoke an API key", tags=TAGS,
         parameters=[OpenApiParameter("prefix", str, OpenApiParameter.PATH, description="The key's prefix, "
                                      "e.g. `inf_ab12cd34`.")],
         description="The key is refused (401) from then on (by other server processes within "
                     "`INFINITY_KEY_CACHE_SECONDS`); revoking it again is harmless. Another user's key, or an unknown "
-                    "prefix, is 404. Needs an access token: an API key gets 403.",
+                    "prefix, is 404. " + KEYS_NEED_A_TOKEN,
         responses={200: OpenApiResponse(ApiKeyRevokedSerializer, "Revoked."),
                    **error_responses_for(401, 403, 404, 429)},
     )

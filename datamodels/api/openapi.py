@@ -27,18 +27,22 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.renderers import (
     OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer, OpenApiYamlRenderer2,
 )
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.permissions import require_access
 from accounts.ratelimits import RateLimited
 from infinity.exceptions import Forbidden
+from infinity.openapi import complete_operation, error_components, error_refs, error_schemas
+from infinity.openapi import error_responses_for  # noqa: F401  (views import it from here too)
 
 from ..dynamic import ModelEntry, Schema, current_schema
+from ..idempotency import MAX_KEY
 from ..fieldtypes import CONTAINS, EQ, GT, GTE, LT, LTE, NE, REGISTRY
 from ..query import MAX_INCLUDE_DEPTH, MAX_LIMIT, SYSTEM_COLUMNS
 from ..records import MAX_BULK
-from .openapi_fields import RECORD_ID_EXAMPLE, model_components, ref
+from .openapi_fields import RECORD_ID_EXAMPLE, json_value_schema, model_components, ref
+from .openapi_filters import filter_pattern
 
 RECORDS_PREFIX = "/api/public/data/"
 SECURITY = [{"ApiKeyAuth": []}, {"jwtAuth": []}]
@@ -47,10 +51,11 @@ SECURITY_SCHEMES = {
     "jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
 }
 OPERATOR_SYMBOLS = {EQ: ":", NE: ":!=", GT: ":>", GTE: ":>=", LT: ":<", LTE: ":<=", CONTAINS: ":~"}
+# A string schema marked so (by any app: a key's or a webhook's model) gets the enum of the caller's models.
+MODEL_NAME_MARK = "x-data-model-name"
 MAX_INCLUDE_PATHS = 50  # beyond this, `include` items are documented as free text
-# Per-model paths other apps add (search: `/{model}/search`, `/{model}/{id}/similar`), so
-# datamodels needs not import them: each takes (entry, schema, names) and returns paths.
-MODEL_PATH_HOOKS: list = []
+# `query.encode_cursor`: a base64 payload and its HMAC-SHA256; empty is the first page, as without one.
+CURSOR_PATTERN = "^(?:[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43})?$"
 
 API_DESCRIPTION = """\
 Every data model gets a REST API under `/api/public/data/{model}`; this document
@@ -123,6 +128,17 @@ class DocsView(SpectacularSwaggerView):
 
 # --- hooks ---------------------------------------------------------------------
 
+# Other apps' routes under /api/public/data/{model}/... (search, export) are documented per model too:
+# each registers, in its AppConfig.ready, a function (entry, schema, names) → {path: path item} whose
+# operations declare their errors with `infinity.openapi.error_refs` (see README "OpenAPI and docs").
+MODEL_PATH_BUILDERS: list = []
+
+
+def register_model_paths(build) -> None:
+    if build not in MODEL_PATH_BUILDERS:
+        MODEL_PATH_BUILDERS.append(build)
+
+
 def exclude_record_routes(endpoints, **kwargs):
     """PREPROCESSING_HOOKS: the generic record routes are documented per model instead."""
     return [endpoint for endpoint in endpoints if not endpoint[0].startswith(RECORDS_PREFIX)]
@@ -134,25 +150,40 @@ def add_data_model_paths(result, generator, request, public, **kwargs):
     components = result.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas.update(shared_schemas())
-    components.setdefault("responses", {}).update(error_responses())
+    components.setdefault("responses", {}).update(error_components())
     components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
     paths = result.setdefault("paths", {})
     for item in paths.values():
         for operation in item.values():
-            add_error_responses(operation)
+            complete_operation(operation)
     paths["/api/health"] = health_path()
     # Only what the caller may read: relations to other models stay plain ids.
     entries = visible_models(current_schema(), request)
     schema = Schema(0, {e.name: e for e in entries}, {e.definition.pk: e for e in entries})
     names = component_names(entries, taken=set(schemas))
+    name_model_names(schemas, [entry.name for entry in entries])
     for entry in entries:
         schemas.update(model_components(entry, schema, names))
         paths.update(model_paths(entry, schema, names))
-        for hook in MODEL_PATH_HOOKS:
-            paths.update(hook(entry, schema, names))
+        for build in MODEL_PATH_BUILDERS:
+            paths.update(build(entry, schema, names))
     result["paths"] = dict(sorted(paths.items()))
     components["schemas"] = dict(sorted(schemas.items()))
     return result
+
+
+def name_model_names(node, model_names: list[str]) -> None:
+    """Each schema marked with `MODEL_NAME_MARK` gets the enum of `model_names` (none: no value fits)."""
+    if isinstance(node, dict):
+        if node.get(MODEL_NAME_MARK):
+            node.pop("not", None)
+            node.pop("enum", None)
+            node.update({"enum": list(model_names)} if model_names else {"not": {}})
+        for value in node.values():
+            name_model_names(value, model_names)
+    elif isinstance(node, list):
+        for value in node:
+            name_model_names(value, model_names)
 
 
 def visible_models(schema: Schema, request) -> list[ModelEntry]:
@@ -196,27 +227,8 @@ def _derived(base: str) -> list[str]:
 
 def shared_schemas() -> dict:
     return {
-        "ErrorDetail": {
-            "type": "object",
-            "description": "One problem: the field (or parameter) it concerns; `index` is the item of a bulk request.",
-            "properties": {"field": {"type": "string"}, "message": {"type": "string"}, "index": {"type": "integer"}},
-            "required": ["field", "message"],
-        },
-        "Error": {
-            "type": "object",
-            "description": "The envelope of every error response.",
-            "properties": {"error": {
-                "type": "object",
-                "properties": {
-                    "code": {"type": "string", "example": "VALIDATION_ERROR"},
-                    "message": {"type": "string"},
-                    "details": {"type": "array", "items": ref("ErrorDetail")},
-                    "request_id": {"type": "string", "description": "Equals the X-Request-ID response header."},
-                },
-                "required": ["code", "message", "request_id"],
-            }},
-            "required": ["error"],
-        },
+        **error_schemas(),
+        "JsonValue": json_value_schema(),
         "Pagination": {
             "type": "object",
             "description": "`page`, `total` and `pages` are left out of responses to a `cursor` request.",
@@ -244,57 +256,8 @@ def shared_schemas() -> dict:
     }
 
 
-ERRORS = {
-    "400": ("BadRequest", "`BAD_REQUEST` (malformed JSON, body or cursor) or `VALIDATION_ERROR` (a value that "
-                          "does not fit; `details` names each field or parameter)."),
-    "401": ("Unauthorized", "`UNAUTHORIZED`: missing or invalid credentials."),
-    "403": ("Forbidden", "`FORBIDDEN`: the key or user lacks the scope or permission."),
-    "404": ("NotFound", "`NOT_FOUND`: unknown model or record (a malformed id is simply not found)."),
-    "405": ("MethodNotAllowed", "`METHOD_NOT_ALLOWED`."),
-    "409": ("Conflict", "`CONFLICT`: a unique value is already used (bulk: `details[].index` names the item), "
-                        "or an `Idempotency-Key` was reused with another body."),
-    "412": ("PreconditionFailed", "`PRECONDITION_FAILED`: the record changed since the `If-Match` ETag."),
-    "413": ("PayloadTooLarge", "`PAYLOAD_TOO_LARGE`: the body is above the server's limit."),
-    "415": ("UnsupportedMediaType", "`UNSUPPORTED_MEDIA_TYPE`: send `Content-Type: application/json`."),
-    "429": ("RateLimited", "`RATE_LIMIT_EXCEEDED`: wait `Retry-After` seconds."),
-    "500": ("ServerError", "`SERVER_ERROR`: no stack trace or SQL is ever returned."),
-}
-
-
-def error_responses() -> dict:
-    responses = {}
-    for status, (name, description) in ERRORS.items():
-        responses[name] = {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
-    responses["RateLimited"]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
-    return responses
-
-
-def error_responses_for(*statuses: int) -> dict:
-    """Error statuses for `extend_schema(responses=...)`; the hook makes each the shared envelope response."""
-    return {status: OpenApiResponse(description=ERRORS[str(status)][1]) for status in statuses}
-
-
-def add_error_responses(operation: dict) -> None:
-    """Every error status of an ordinary view as a reference to the shared response with the envelope.
-
-    A view names its own (`error_responses_for`); one that names none gets those any DRF
-    view may answer. Any view may answer 429 and 500.
-    """
-    responses = operation.setdefault("responses", {})
-    statuses = [status for status, response in responses.items() if status in ERRORS and "content" not in response]
-    if not any(status[0] in "45" for status in responses):
-        statuses = ["400"] if "requestBody" in operation else []
-        statuses += ["401", "403"] if operation.get("security") != [{}] else []
-    for status in [*statuses, "429", "500"]:
-        responses[status] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
-    operation["responses"] = dict(sorted(responses.items()))
-
-
 def _responses(success: dict, *errors: str) -> dict:
-    responses = dict(success)
-    for status in errors:
-        responses[status] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
-    return responses
+    return {**success, **error_refs(*errors)}
 
 
 def _json(schema: dict, description: str, headers: dict | None = None) -> dict:
@@ -332,19 +295,20 @@ def model_paths(entry: ModelEntry, schema: Schema, names: dict[int, str]) -> dic
 
 def _collection_path(entry, schema, base, label, about) -> dict:
     created = _json({"oneOf": [ref(f"{base}Response"), ref(f"{base}BulkResponse")]},
-                    "Created: the record, or the records of an array body.",
-                    {"Idempotent-Replayed": {"schema": {"type": "string"}}})
+                    "Created: the record, or the records of an array body (only one record has an `ETag`).",
+                    {"Idempotent-Replayed": {"schema": {"type": "string"}}, **ETAG})
+    created["links"] = _record_links(entry, "$response.body#/data/id", etag=True, read=True)
     bulk = {"description": f"An object creates one record; an array of 1 to {MAX_BULK} objects creates them all "
                            "in one transaction (or none)."}
     idempotency = _header("Idempotency-Key", "Retrying with the same key returns the first response (kept 24 h) "
-                          "instead of creating a duplicate.", maxLength=255)
+                          "instead of creating a duplicate.", minLength=1, maxLength=MAX_KEY)
     return {
         "get": _operation(entry, "list", f"List {label} records", about,
                           parameters=list_parameters(entry, schema),
                           responses=_responses({"200": _json(ref(f"{base}List"), "One page of records.")},
                                                "400", "401", "403", "404", "429", "500")),
         "post": _operation(entry, "create", f"Create {label} records", bulk,
-                           parameters=[idempotency], body=_create_body(base),
+                           parameters=[idempotency], body=_create_body(entry, base),
                            responses=_responses({"201": created},
                                                 "400", "401", "403", "404", "409", "413", "415", "429", "500")),
     }
@@ -357,7 +321,7 @@ def _record_path(entry, schema, base, label, about) -> dict:
     return {
         "get": _operation(entry, "retrieve", f"Get a {label} record", about,
                           parameters=[id_param, *_shape_parameters(entry, schema), if_none_match],
-                          responses=_responses({"200": _single(base), "304": {"description": "Not modified."}},
+                          responses=_responses({"200": _single(entry, base), "304": {"description": "Not modified."}},
                                                "400", "401", "403", "404", "429", "500")),
         "put": _write_operation(entry, "update", f"Replace a {label} record", id_param, base, f"{base}Input"),
         "patch": _write_operation(entry, "partial_update", f"Update a {label} record", id_param, base,
@@ -381,30 +345,54 @@ def _write_operation(entry, action, summary, id_param, base, body_component) -> 
     partial = action == "partial_update"
     description = ("Only the fields given change." if partial else
                    "Every required field must be given; omitted optional fields are reset to their default.")
-    body = {"required": not partial, "content": {"application/json": {"schema": ref(body_component)}}}
+    body = {"required": partial or _needs_a_body(entry),
+            "content": {"application/json": {"schema": ref(body_component)}}}
     return _operation(entry, action, summary, {"description": description},
                       parameters=[id_param, _if_match()], body=body,
-                      responses=_responses({"200": _single(base)},
+                      responses=_responses({"200": _single(entry, base)},
                                            "400", "401", "403", "404", "409", "412", "413", "415", "429", "500"))
 
 
-def _single(base: str) -> dict:
-    return _json(ref(f"{base}Response"), "The record.", {"ETag": {"schema": {"type": "string"},
-                                                                   "description": "A strong validator."}})
+ETAG = {"ETag": {"schema": {"type": "string"}, "description": "A strong validator, for `If-Match`."}}
 
 
-def _create_body(base: str) -> dict:
+def _single(entry: ModelEntry, base: str) -> dict:
+    response = _json(ref(f"{base}Response"), "The record.", ETAG)
+    response["links"] = _record_links(entry, "$request.path.id", etag=True, read=False)
+    return response
+
+
+def _record_links(entry: ModelEntry, record_id: str, *, etag: bool, read: bool) -> dict:
+    """OpenAPI links from a response naming a record to the operations on it (with its ETag when it has one)."""
+    guard = {"header.If-Match": "$response.header.ETag"} if etag else {}
+    links = {"GetRecord": ("retrieve", {})} if read else {}
+    links.update(ReplaceRecord=("update", guard), UpdateRecord=("partial_update", guard),
+                 DeleteRecord=("destroy", guard))
+    return {name: {"operationId": f"{entry.name}_{action}", "parameters": {"id": record_id, **extra}}
+            for name, (action, extra) in links.items()}
+
+
+def _needs_a_body(entry: ModelEntry) -> bool:
+    """No body is read as `{}`: a create or replace goes without one only if no field is required."""
+    return any(field.required and field.default is None for field in entry.fields)
+
+
+def _create_body(entry: ModelEntry, base: str) -> dict:
     many = {"type": "array", "items": ref(f"{base}Input"), "minItems": 1, "maxItems": MAX_BULK}
-    return {"required": True, "content": {"application/json": {"schema": {"oneOf": [ref(f"{base}Input"), many]}}}}
+    return {"required": _needs_a_body(entry),
+            "content": {"application/json": {"schema": {"oneOf": [ref(f"{base}Input"), many]}}}}
 
 
 def _header(name: str, description: str, **limits) -> dict:
     return {"name": name, "in": "header", "required": False, "description": description,
-            "schema": {"type": "string", "minLength": 1, **limits}}
+            "schema": {"type": "string", **limits}}
 
 
 def _if_match() -> dict:
-    return _header("If-Match", "The ETag you read: 412 `PRECONDITION_FAILED` if the record changed since.")
+    # RFC 9110: a list of entity tags, possibly empty, or `*`; a tag that is not the record's own
+    # (an empty list, a made-up tag) is 412 like a stale one, never a 400.
+    return _header("If-Match", "The ETag you read (or a comma-separated list, or `*`): 412 `PRECONDITION_FAILED` "
+                   "unless one of them is the record's current ETag.")
 
 
 # --- query parameters ----------------------------------------------------------
@@ -413,25 +401,27 @@ def list_parameters(entry: ModelEntry, schema: Schema) -> list[dict]:
     return [
         _query("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number; past the end is an empty page."),
         _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}, "Records per page."),
-        _query("sort", {"type": "array", "items": {"type": "string", "enum": _sort_values(entry)}},
+        _query("sort", {"type": "array", "items": {"type": "string", "enum": [*_sort_values(entry), ""]}},
                "`field`, `field:asc` or `field:desc`, repeatable, applied in order; `id` breaks ties in the "
                "direction of the last key. Default `created_at:desc`.", explode=True),
-        _query("filter", {"type": "array", "items": {"type": "string", "minLength": 1}},
+        _query("filter", {"type": "array", "items": {"type": "string", "pattern": filter_pattern(entry, schema)}},
                f"{FILTER_GRAMMAR}\n\nFields and operators: {_filter_help(entry)}.", explode=True,
                example=_filter_example(entry)),
         *_shape_parameters(entry, schema),
-        _query("cursor", {"type": "string"}, "`pagination.next_cursor` of the previous page, unchanged and with "
-               "the same `sort`: keyset pagination. A malformed cursor is a 400 `BAD_REQUEST`."),
+        _query("cursor", {"type": "string", "pattern": CURSOR_PATTERN}, "`pagination.next_cursor` of the previous "
+               "page, unchanged and with the same `sort`: keyset pagination. Cursors are signed: one the server did "
+               "not give, or given for another `sort`, is a 400 `BAD_REQUEST`."),
     ]
 
 
 def _shape_parameters(entry: ModelEntry, schema: Schema) -> list[dict]:
     names = [*SYSTEM_COLUMNS, *(f.name for f in entry.fields)]
-    params = [_query("fields", {"type": "array", "items": {"type": "string", "enum": names}},
+    # An empty name (`fields=`, `fields=id,,name`) is skipped by the server, so the enums allow "".
+    params = [_query("fields", {"type": "array", "items": {"type": "string", "enum": [*names, ""]}},
                      "Only these keys, comma-separated (vector fields appear only when named here).", explode=False)]
     paths = include_paths(entry, schema)
     if paths:
-        items = {"type": "string", "enum": paths} if len(paths) <= MAX_INCLUDE_PATHS else {"type": "string"}
+        items = {"type": "string", "enum": [*paths, ""]} if len(paths) <= MAX_INCLUDE_PATHS else {"type": "string"}
         params.append(_query("include", {"type": "array", "items": items},
                              f"Relations to expand into records, comma-separated, nested with dots (depth ≤ "
                              f"{MAX_INCLUDE_DEPTH}).", explode=False))

@@ -17,12 +17,30 @@ def ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def json_value_schema() -> dict:
+    """`JsonValue`: any JSON value a json field stores; PostgreSQL's jsonb holds no U+0000 in a string.
+
+    (Nor in an object key, which OpenAPI 3.0 cannot constrain: the description says so.)
+    """
+    nested = {"nullable": True, "allOf": [ref("JsonValue")]}
+    return {
+        "description": "Any JSON value. No string in it, object keys included, may contain U+0000.",
+        "anyOf": [{"type": "boolean"}, {"type": "number"}, {"type": "string", "pattern": NO_NUL},
+                  {"type": "array", "items": nested}, {"type": "object", "additionalProperties": nested}],
+    }
+
+
+# What Django's URLValidator(schemes=["http", "https"]) accepts, in the plain form a pattern can say.
+HTTP_URL = "^https?://(?:[a-z0-9]+\\.)+[a-z]{2,63}(?::[0-9]{1,4})?(?:/[A-Za-z0-9._~%!$&'()*+,;=:@/?#-]*)?$"
+NO_NUL = "^[^\\x00]*$"  # PostgreSQL text cannot hold U+0000: the server refuses it in any value
+
+
 def _text(field, strict):
     schema = {"type": "string"}
     if strict and field.max_length:
         schema["maxLength"] = field.max_length
-    if strict and field.regex:
-        schema["pattern"] = field.regex
+    if strict:
+        schema["pattern"] = field.regex or NO_NUL
     return schema
 
 
@@ -56,7 +74,7 @@ TYPE_SCHEMAS = {
     "text": _text,
     "long_text": _text,
     "email": _formatted("email"),
-    "url": _formatted("uri"),
+    "url": lambda field, strict: {**_formatted("uri")(field, strict), **({"pattern": HTTP_URL} if strict else {})},
     "date": _formatted("date", limits=False),
     "datetime": _formatted("date-time", limits=False),
     "select": lambda field, strict: {"type": "string", "enum": list(field.choices)},
@@ -64,7 +82,7 @@ TYPE_SCHEMAS = {
     "integer": _number("integer", "int64", *INT64),
     "number": _number("number", "double", None, None),
     "boolean": lambda field, strict: {"type": "boolean"},
-    "json": lambda field, strict: {},
+    "json": lambda field, strict: {"allOf": [ref("JsonValue")]} if strict else {},
     "vector": _vector,
 }
 
@@ -72,7 +90,8 @@ TYPE_SCHEMAS = {
 def value_schema(field, *, strict: bool) -> dict:
     """The schema of a field's non-null value (relations: their ids); unknown types accept anything."""
     if field.type == "relation":
-        return {"type": "array", "items": {"type": "string"}} if field.many else {"type": "string"}
+        record_id = {"type": "string", "pattern": NO_NUL} if strict else {"type": "string"}
+        return {"type": "array", "items": record_id} if field.many else record_id
     build = TYPE_SCHEMAS.get(field.type)
     return build(field, strict) if build else {}
 
@@ -110,9 +129,15 @@ def record_property(field, names: dict[int, str]) -> dict:
                              "description": "Id of the related record, or the record with `include`."})
 
 
-def input_property(field) -> dict:
-    """A field in a write body, with the limits the server enforces."""
+def input_property(field, names: dict[int, str], schema_: Schema) -> dict:
+    """A field in a write body, with the limits the server enforces.
+
+    A relation names its model in `x-related-model` (when the caller may read it): its
+    values must be ids of that model's records, which no schema keyword can say.
+    """
     schema = value_schema(field, strict=True)
+    if field.type == "relation" and field.related_model_id in names:
+        schema["x-related-model"] = schema_.by_id[field.related_model_id].name
     if field.required and schema.get("type") == "string" and "enum" not in schema:
         schema["minLength"] = max(schema.get("minLength", 0), 1)
     if field.required and schema.get("type") == "array":
@@ -139,7 +164,8 @@ def model_components(entry: ModelEntry, schema: Schema, names: dict[int, str]) -
         "additionalProperties": False,
     }
     # A vector with source_fields is computed in the background: clients cannot set it.
-    writable = {f.name: input_property(f) for f in entry.fields if not (f.type == "vector" and f.source_fields)}
+    writable = {f.name: input_property(f, names, schema) for f in entry.fields
+                if not (f.type == "vector" and f.source_fields)}
     required = [f.name for f in entry.fields if f.required and f.default is None]
     body = {"type": "object", "properties": writable, "additionalProperties": False}
     return {

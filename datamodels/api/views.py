@@ -167,6 +167,10 @@ class RecordDetailView(RecordsAPIView):
 
     def _update(self, request, model, record_id, *, partial):
         schema, entry = resolve(request, model)
+        # No body reads as `{}`, which PUT refuses for a required field; a PATCH without one changes
+        # nothing, so it is refused as the mistake it is (`{}` is the way to ask for nothing).
+        if partial and not int(request.META.get("CONTENT_LENGTH") or 0):
+            raise BadRequest("A PATCH needs a body: a JSON object of the fields to change")
         if not isinstance(request.data, dict):
             raise BadRequest("The body must be a JSON object")
         with transaction.atomic():

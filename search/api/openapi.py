@@ -1,6 +1,6 @@
 """OpenAPI for the search endpoints of each model that has a vector field.
 
-`search_paths` is one of `datamodels.api.openapi.MODEL_PATH_HOOKS` (registered in
+`search_paths` is registered with `datamodels.api.openapi.register_model_paths` (in
 `search.apps`): for such a model it adds `/api/public/data/<name>/search` (GET by
 text, POST by vector) and `/api/public/data/<name>/{id}/similar`, reusing the
 records API's parameter and response helpers.

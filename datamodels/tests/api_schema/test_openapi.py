@@ -178,13 +178,19 @@ def test_the_input_component_has_the_write_rules(key_client, customers):
     assert "required" not in patch
     assert not {"id", "created_at", "updated_at"} & set(body["properties"])
     props = body["properties"]
-    assert props["name"] == {"type": "string", "maxLength": 200, "minLength": 1}
+    assert props["name"] == {"type": "string", "maxLength": 200, "minLength": 1, "pattern": "^[^\\x00]*$"}
     assert props["visits"] == {"type": "integer", "format": "int64", "minimum": 0, "maximum": 1000,
                                "nullable": True}
     assert props["status"] == {"type": "string", "enum": ["active", "inactive", None], "nullable": True,
                                "default": "active"}
-    assert props["company"] == {"type": "string", "nullable": True}
-    assert props["partners"] == {"type": "array", "items": {"type": "string"}, "nullable": True}
+    # Relations name their model: their values must be its ids (the schemathesis hooks use it).
+    assert props["company"] == {"type": "string", "pattern": "^[^\\x00]*$", "x-related-model": "companies",
+                                "nullable": True}
+    assert props["partners"] == {"type": "array", "items": {"type": "string", "pattern": "^[^\\x00]*$"},
+                                 "x-related-model": "companies", "nullable": True}
+    # A json value holds no U+0000 (jsonb cannot): `JsonValue` says so to any depth.
+    assert props["meta"]["allOf"] == [{"$ref": "#/components/schemas/JsonValue"}] and props["meta"]["nullable"]
+    assert {"type": "string", "pattern": "^[^\\x00]*$"} in schemas["JsonValue"]["anyOf"]
 
 
 def test_list_and_single_responses_and_pagination(key_client, customers):
@@ -224,6 +230,66 @@ def test_every_error_status_answers_with_the_envelope(key_client, customers):
     assert "412" in document["paths"][CUSTOMERS + "/{id}"]["patch"]["responses"]
 
 
+def test_conditional_headers_take_any_list_of_tags(key_client, customers):
+    """Found by schemathesis: an empty `If-Match` was schema-invalid, yet (RFC 9110: an empty list) a 412."""
+    paths = fetch(key_client)["paths"]
+
+    for method in ("put", "patch", "delete"):
+        headers = {p["name"]: p for p in paths[CUSTOMERS + "/{id}"][method]["parameters"] if p["in"] == "header"}
+        assert headers["If-Match"]["schema"] == {"type": "string"}, method
+        assert "412" in paths[CUSTOMERS + "/{id}"][method]["responses"], method
+    get = {p["name"]: p for p in paths[CUSTOMERS + "/{id}"]["get"]["parameters"]}
+    assert get["If-None-Match"]["schema"] == {"type": "string"}
+
+
+def test_created_and_read_records_link_to_the_operations_on_them(key_client, customers):
+    paths = fetch(key_client)["paths"]
+
+    created = paths[CUSTOMERS]["post"]["responses"]["201"]["links"]
+    assert created["GetRecord"] == {"operationId": "customers_retrieve",
+                                    "parameters": {"id": "$response.body#/data/id"}}
+    assert created["UpdateRecord"] == {"operationId": "customers_partial_update", "parameters": {
+        "id": "$response.body#/data/id", "header.If-Match": "$response.header.ETag"}}
+    read = paths[CUSTOMERS + "/{id}"]["get"]["responses"]["200"]["links"]
+    assert sorted(read) == ["DeleteRecord", "ReplaceRecord", "UpdateRecord"]
+    assert read["DeleteRecord"]["parameters"]["id"] == "$request.path.id"
+
+
+@pytest.mark.parametrize(("value", "valid"), [
+    ("name:~acme", True), ("name:Ann", True), ("name:>=B", True), ("name:null", True), ("email:!=null", True),
+    ("visits:>=10", True), ("visits:ten", False), ("visits:~1", False), ("total:<-1.5e3", True),
+    ("vip:true", True), ("vip:>true", False), ("born:>=2024-01-28", True), ("born:2024-13-01", False),
+    ("seen_at:<2024-01-01T00:00:00Z", True), ("created_at:>=2024-01-01", True), ("status:active", True),
+    ("status:gone", False), ("status:~act", True), ("tags:a", True), ("tags:c", False), ("meta:null", True),
+    ("meta:x", False), ("embedding:!=null", True), ("company:rec_1", True), ("company:>rec_1", False),
+    ("company.name:~acme", True), ("partners.id:rec_1", True), ("id:rec_1", True), ("id:~rec", False),
+    ("email:ann@example.com", True), ("email:ann", False), ("website:~example", True), ("nope:1", False),
+    ("00", False), ("name", False), ("name:a\x00", False),
+])
+def test_the_filter_pattern_allows_what_the_server_accepts(key_client, customers, value, valid):
+    """Found by schemathesis: any non-empty string was a valid filter, and `00` is a 400."""
+    params = {p["name"]: p for p in fetch(key_client)["paths"][CUSTOMERS]["get"]["parameters"]}
+    pattern = params["filter"]["schema"]["items"]["pattern"]
+
+    assert bool(re.search(pattern, value)) is valid
+    assert key_client.get(CUSTOMERS, {"filter": value}).status_code == (200 if valid else 400)
+
+
+def test_the_cursor_pattern_is_a_signed_cursor_or_empty(key_client, customers):
+    """Found by schemathesis: any string was a valid cursor; only one the server signed is accepted."""
+    params = {p["name"]: p for p in fetch(key_client)["paths"][CUSTOMERS]["get"]["parameters"]}
+    pattern = params["cursor"]["schema"]["pattern"]
+    for name in ("Ann", "Bob"):
+        key_client.post(CUSTOMERS, {"name": name}, format="json")
+    cursor = key_client.get(CUSTOMERS, {"limit": 1}).json()["pagination"]["next_cursor"]
+
+    assert re.search(pattern, cursor) and re.search(pattern, "")
+    assert not re.search(pattern, "lorem ipsum")
+    assert key_client.get(CUSTOMERS, {"cursor": cursor}).status_code == 200
+    assert key_client.get(CUSTOMERS, {"cursor": ""}).status_code == 200
+    assert key_client.get(CUSTOMERS, {"cursor": "lorem ipsum"}).status_code == 400
+
+
 def test_list_parameters_are_documented(key_client, customers):
     operation = fetch(key_client)["paths"][CUSTOMERS]["get"]
     params = {param["name"]: param for param in operation["parameters"]}
@@ -237,7 +303,9 @@ def test_list_parameters_are_documented(key_client, customers):
     assert {"total:desc", "created_at", "id:asc"} <= set(params["sort"]["schema"]["items"]["enum"])
     assert "tags" not in params["sort"]["schema"]["items"]["enum"]  # multi_select cannot sort
     assert "embedding" in params["fields"]["schema"]["items"]["enum"]
-    assert params["include"]["schema"]["items"]["enum"] == ["company", "partners"]
+    assert params["include"]["schema"]["items"]["enum"] == ["company", "partners", ""]  # empty: skipped
+    assert "" in params["fields"]["schema"]["items"]["enum"] and "" in params["sort"]["schema"]["items"]["enum"]
+    assert key_client.get(CUSTOMERS, {"fields": "", "include": "", "sort": ""}).status_code == 200
 
 
 def test_security_schemes_and_health(key_client, customers):
@@ -308,3 +376,40 @@ def test_the_docs_page_loads_swagger_ui_from_local_static_files(client_api):
     for url in assets:
         assert url.startswith("/static/drf_spectacular_sidecar/swagger-ui-dist/")
         assert finders.find(url.removeprefix("/static/")), f"{url} is not a static file of ours"
+
+
+def test_another_app_documents_its_per_model_routes_with_the_shared_errors(key_client, customers):
+    """How search or export add `/api/public/data/{model}/...` operations: a builder per model."""
+    from datamodels.api import openapi
+    from infinity.openapi import error_refs
+
+    def search_paths(entry, schema, names):
+        return {f"/api/public/data/{entry.name}/search": {"get": {
+            "operationId": f"{entry.name}_search", "security": openapi.SECURITY,
+            "responses": {"200": {"description": "Hits."}, **error_refs(400, 401, 403, 404, 429, 500)}}}}
+
+    openapi.register_model_paths(search_paths)
+    try:
+        document = fetch(key_client)
+    finally:
+        openapi.MODEL_PATH_BUILDERS.remove(search_paths)
+
+    responses = document["paths"][CUSTOMERS + "/search"]["get"]["responses"]
+    assert responses["403"] == {"$ref": "#/components/responses/Forbidden"}
+    assert sorted(responses) == ["200", "400", "401", "403", "404", "429", "500"]
+    assert "/api/public/data/companies/search" in document["paths"]
+    validate_schema(document)
+    assert CUSTOMERS + "/search" not in fetch(key_client)["paths"]
+
+
+def test_a_patch_needs_a_body(key_client, customers):
+    """Found by schemathesis: a PATCH without a body was optional in the document, and changed nothing."""
+    document = fetch(key_client)
+    created = key_client.post(CUSTOMERS, {"name": "Ann"}, format="json").json()["data"]
+
+    response = key_client.patch(f"{CUSTOMERS}/{created['id']}")
+
+    assert document["paths"][CUSTOMERS + "/{id}"]["patch"]["requestBody"]["required"] is True
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "A PATCH needs a body: a JSON object of the fields to change"
+    assert key_client.patch(f"{CUSTOMERS}/{created['id']}", {}, format="json").status_code == 200
