@@ -94,8 +94,10 @@ def receiver():
 @pytest.fixture
 def webhook_worker(server_url, committed_schema):
     """`manage.py webhooks work` on the test database, stopped (SIGTERM) before the tables are flushed."""
+    # A short sweep: the worker looks at its stop flag between sweeps, so it then stops at once.
+    env = {**server_environment(), "INFINITY_WEBHOOK_SWEEP_SECONDS": "0.5"}
     process = subprocess.Popen([sys.executable, "manage.py", "webhooks", "work"], cwd=settings.BASE_DIR,
-                               env=server_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     yield process
     process.terminate()
     try:
