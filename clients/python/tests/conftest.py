@@ -86,8 +86,14 @@ def server_url(django_db_setup):
         process.kill()
         pytest.fail("Infinity did not start: " + process.stderr.read().decode()[-2000:])
     yield f"http://127.0.0.1:{port}"
-    process.kill()
-    process.wait(timeout=30)
+    # SIGTERM (`die-on-term`): the master stops its workers, whose database connections would
+    # otherwise outlive a killed master and keep the test database from being dropped.
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)
 
 
 @pytest.fixture(autouse=True)
