@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict, Generic, Iterable, Mapping, Optional, Sequence, TypeVar, Union
 from urllib.parse import quote
 
-from .calls import Call, parse_created, parse_json, parse_page, parse_record, parse_records
+from .calls import _NO_BODY, Call, parse_created, parse_json, parse_page, parse_record, parse_records
 from .calls import idempotency_key as new_idempotency_key
 from .query import FilterArg, SortArg, list_params
 
@@ -173,21 +173,25 @@ class WebhookResource:
         return self._client._run(Call.make("POST", f"{self._one(webhook_id)}/test", parse_record,
                                            repeatable=False))
 
-    def deliveries(self, webhook_id: Any, *, page: Optional[int] = None, limit: Optional[int] = None):
-        """The delivery attempts of a webhook, newest first (a `Page`)."""
-        params = list_params(page=page, limit=limit)
+    def deliveries(self, webhook_id: Any, *, status: Optional[str] = None, page: Optional[int] = None,
+                   limit: Optional[int] = None):
+        """A webhook's deliveries, newest first, each with its `attempts` (a `Page`);
+        `status`: only "pending", "delivered" or "failed" ones."""
+        params = list_params(status=status, page=page, limit=limit)
         return self._client._run(Call.make("GET", f"{self._one(webhook_id)}/deliveries", parse_page,
                                            params=params))
 
-    def rotate_secret(self, webhook_id: Any):
-        """A new secret (in the answer); the old one keeps signing beside it for 24 h."""
+    def rotate_secret(self, webhook_id: Any, *, secret: Optional[str] = None):
+        """A new secret (generated, or yours) in the answer, with `previous_secret_expires_at`:
+        until then deliveries carry a signature by the old secret too."""
+        body = {"secret": secret} if secret is not None else _NO_BODY
         return self._client._run(Call.make("POST", f"{self._one(webhook_id)}/rotate-secret", parse_record,
-                                           repeatable=False))
+                                           json=body, repeatable=False))
 
     def resend(self, delivery_id: Any):
-        """Deliver an event again."""
+        """Deliver an event again, now, under the same delivery id; answers the delivery (202)."""
         return self._client._run(Call.make("POST", f"{WEBHOOKS}/deliveries/{segment(delivery_id)}/resend",
-                                           parse_json, repeatable=False))
+                                           parse_record, repeatable=False))
 
     def _one(self, webhook_id: Any) -> str:
         return f"{WEBHOOKS}/{segment(webhook_id)}"

@@ -56,14 +56,21 @@ def _healthy(port: int) -> bool:
         return False
 
 
+def server_environment() -> dict:
+    """The environment of the test server and its webhook worker: this run's database, no Redis."""
+    env = {**os.environ, "DATABASE_URL": test_database_url(), "INFINITY_DEBUG": "0",
+           "INFINITY_SECRET_KEY": settings.SECRET_KEY,  # JWTs and cursors signed alike in both processes
+           "INFINITY_MAX_BODY_BYTES": str(MAX_BODY_BYTES), "INFINITY_AUTH_RATE_LIMIT": "1000/m",
+           "INFINITY_WEBHOOK_ALLOW_PRIVATE": "1"}  # deliveries go to a receiver on 127.0.0.1
+    env.pop("REDIS_URL", None)  # counters in the test database, never in a shared Redis
+    return env
+
+
 @pytest.fixture(scope="session")
 def server_url(django_db_setup):
     """The base URL of a uWSGI server (two workers) serving the test database; stopped at the end."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": test_database_url(), "INFINITY_DEBUG": "0",
-           "INFINITY_SECRET_KEY": settings.SECRET_KEY,  # JWTs and cursors signed alike in both processes
-           "INFINITY_MAX_BODY_BYTES": str(MAX_BODY_BYTES), "INFINITY_AUTH_RATE_LIMIT": "1000/m"}
-    env.pop("REDIS_URL", None)  # counters in the test database, never in a shared Redis
+    env = server_environment()
     # `--http` as the README says for uWSGI facing clients, with keep-alive so the client's
     # pool reuses connections. `--post-buffering`: without it the router drops a kept-alive
     # connection now and then after an answer given before the body was read (a 401 to a
@@ -79,8 +86,14 @@ def server_url(django_db_setup):
         process.kill()
         pytest.fail("Infinity did not start: " + process.stderr.read().decode()[-2000:])
     yield f"http://127.0.0.1:{port}"
-    process.kill()
-    process.wait(timeout=30)
+    # SIGTERM (`die-on-term`): the master stops its workers, whose database connections would
+    # otherwise outlive a killed master and keep the test database from being dropped.
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)
 
 
 @pytest.fixture(autouse=True)

@@ -81,3 +81,32 @@ def test_async_clients_run_calls_concurrently_on_one_pool(make_async, customers)
     created = run(scenario())
 
     assert len({r.id for r in created}) == 8 and count(customers) == 8
+
+
+def test_async_webhooks_and_search(make_async, committed_schema):
+    """The same resources, awaited: webhooks and a search by vector."""
+    from datamodels import services
+
+    services.data_model_create(name="points", fields=[
+        {"name": "label", "type": "text"}, {"name": "vec", "type": "vector", "dimensions": 2}])
+
+    async def scenario():
+        async with make_async() as client:
+            hook = await client.webhooks.create("https://example.com/hook", ["record.created"])
+            fetched = await client.webhooks.get(hook.id)
+            rotated = await client.webhooks.rotate_secret(hook.id)
+            ping = await client.webhooks.test(hook.id)
+            deliveries = await client.webhooks.deliveries(hook.id)
+            deleted = await client.webhooks.delete(hook.id)
+            points = await client.models.points.create([{"label": "x", "vec": [1, 0]}, {"label": "y", "vec": [0.6, 0.8]}])
+            found = await client.models.points.search(vector=[1, 0.1], threshold=0.9)
+            similar = await client.models.points.similar(points[0].id)
+            return hook, fetched, rotated, ping, deliveries, deleted, found, similar
+
+    hook, fetched, rotated, ping, deliveries, deleted, found, similar = run(scenario())
+    assert hook["secret"].startswith("whsec_") and "secret" not in fetched and fetched.id == hook.id
+    assert rotated["secret"] != hook["secret"]
+    assert ping["event"] == "ping" and [d.id for d in deliveries] == [ping.id]
+    assert deleted == {"success": True, "message": "Webhook deleted successfully"}
+    assert [r["label"] for r in found] == ["x"] and found[0]["similarity"] > 0.99
+    assert [(r["label"], round(r["similarity"], 4)) for r in similar] == [("y", 0.6)]
