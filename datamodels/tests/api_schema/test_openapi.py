@@ -379,27 +379,27 @@ def test_the_docs_page_loads_swagger_ui_from_local_static_files(client_api):
 
 
 def test_another_app_documents_its_per_model_routes_with_the_shared_errors(key_client, customers):
-    """How search or export add `/api/public/data/{model}/...` operations: a builder per model."""
+    """How another app (search, say) adds `/api/public/data/{model}/...` operations: a builder per model."""
     from datamodels.api import openapi
     from infinity.openapi import error_refs
 
-    def search_paths(entry, schema, names):
-        return {f"/api/public/data/{entry.name}/search": {"get": {
-            "operationId": f"{entry.name}_search", "security": openapi.SECURITY,
+    def probe_paths(entry, schema, names):
+        return {f"/api/public/data/{entry.name}/probe": {"get": {
+            "operationId": f"{entry.name}_probe", "security": openapi.SECURITY,
             "responses": {"200": {"description": "Hits."}, **error_refs(400, 401, 403, 404, 429, 500)}}}}
 
-    openapi.register_model_paths(search_paths)
+    openapi.register_model_paths(probe_paths)
     try:
         document = fetch(key_client)
     finally:
-        openapi.MODEL_PATH_BUILDERS.remove(search_paths)
+        openapi.MODEL_PATH_BUILDERS.remove(probe_paths)
 
-    responses = document["paths"][CUSTOMERS + "/search"]["get"]["responses"]
+    responses = document["paths"][CUSTOMERS + "/probe"]["get"]["responses"]
     assert responses["403"] == {"$ref": "#/components/responses/Forbidden"}
     assert sorted(responses) == ["200", "400", "401", "403", "404", "429", "500"]
-    assert "/api/public/data/companies/search" in document["paths"]
+    assert "/api/public/data/companies/probe" in document["paths"]
     validate_schema(document)
-    assert CUSTOMERS + "/search" not in fetch(key_client)["paths"]
+    assert CUSTOMERS + "/probe" not in fetch(key_client)["paths"]
 
 
 def test_a_patch_needs_a_body(key_client, customers):
