@@ -1,6 +1,6 @@
 """Browser tests: Playwright for Python driving Debian's Chromium against `live_server`.
 
-Fixtures: `browser` (one headless Chromium per test run), `page` (a fresh context per test)
+Fixtures: `browser` (one headless Chromium per test module), `page` (a fresh context per test)
 and `admin_page` (logged in to the admin as the `superuser` fixture). No browser is ever
 downloaded: Chromium comes from the system (`apt-get install chromium`, which `.ci/run`
 does) or from `INFINITY_CHROMIUM`. Without one, browser tests are skipped and the run's
@@ -32,21 +32,30 @@ def chromium_executable() -> str | None:
     return next((path for path in map(shutil.which, CHROMIUM_CANDIDATES) if path), None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module: Playwright's sync API keeps an event loop running in this
+    thread while it is started, so it must stop before other modules' tests call asyncio.run()."""
     executable = chromium_executable()
     if executable is None:
         _skipped["count"] += 1
         pytest.skip(SKIP_REASON)
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # still synchronous, so Django's guard against ORM calls inside a loop does not apply.
+    # With that loop running, Django refuses ORM calls from this thread unless told they are
+    # safe: they are (the test's own calls are synchronous, the server runs in its own thread).
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
