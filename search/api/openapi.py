@@ -8,9 +8,20 @@ records API's parameter and response helpers.
 
 from __future__ import annotations
 
-from datamodels.api.openapi import (RECORDS_PREFIX, _json, _operation, _query, _responses, _shape_parameters,
-                                    filter_parameter)
-from datamodels.api.openapi_fields import FLOAT32_MAX, RECORD_ID_EXAMPLE, model_components
+from datamodels.api.openapi import (
+    RECORDS_PREFIX,
+    _json,
+    _operation,
+    _query,
+    _responses,
+    _shape_parameters,
+    filter_parameter,
+)
+from datamodels.api.openapi_fields import (
+    FLOAT32_MAX,
+    RECORD_ID_EXAMPLE,
+    model_components,
+)
 from datamodels.dynamic import ModelEntry, Schema
 
 from ..backends import backend
