@@ -404,14 +404,19 @@ def list_parameters(entry: ModelEntry, schema: Schema) -> list[dict]:
         _query("sort", {"type": "array", "items": {"type": "string", "enum": [*_sort_values(entry), ""]}},
                "`field`, `field:asc` or `field:desc`, repeatable, applied in order; `id` breaks ties in the "
                "direction of the last key. Default `created_at:desc`.", explode=True),
-        _query("filter", {"type": "array", "items": {"type": "string", "pattern": filter_pattern(entry, schema)}},
-               f"{FILTER_GRAMMAR}\n\nFields and operators: {_filter_help(entry)}.", explode=True,
-               example=_filter_example(entry)),
+        filter_parameter(entry, schema),
         *_shape_parameters(entry, schema),
         _query("cursor", {"type": "string", "pattern": CURSOR_PATTERN}, "`pagination.next_cursor` of the previous "
                "page, unchanged and with the same `sort`: keyset pagination. Cursors are signed: one the server did "
                "not give, or given for another `sort`, is a 400 `BAD_REQUEST`."),
     ]
+
+
+def filter_parameter(entry: ModelEntry, schema: Schema) -> dict:
+    """The repeatable `filter` query parameter exactly as lists take it (search reuses it)."""
+    return _query("filter", {"type": "array", "items": {"type": "string", "pattern": filter_pattern(entry, schema)}},
+                  f"{FILTER_GRAMMAR}\n\nFields and operators: {_filter_help(entry)}.", explode=True,
+                  example=_filter_example(entry))
 
 
 def _shape_parameters(entry: ModelEntry, schema: Schema) -> list[dict]:

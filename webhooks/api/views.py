@@ -7,7 +7,6 @@ models sees and sets only webhooks that watch nothing but those models.
 
 from __future__ import annotations
 
-from django.db.models import Q
 from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -16,17 +15,29 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiKey
 from accounts.ratelimits import RateLimited
+from datamodels.api.openapi import error_responses_for
 from infinity.exceptions import BadRequest, Forbidden, NotFound
 
-from datamodels.api.openapi import error_responses_for
-
 from .. import selectors, services
-from .serializers import (DeletedSerializer, DeliveryListResponse, DeliveryResponse, WebhookInputSerializer,
-                          WebhookListResponse, WebhookResponse)
 from ..models import Webhook
+from .serializers import (
+    DeletedSerializer,
+    DeliveryListResponse,
+    DeliveryResponse,
+    WebhookInputSerializer,
+    WebhookListResponse,
+    WebhookResponse,
+    WebhookUpdateSerializer,
+)
 
 ACTIONS = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "POST": "add", "PATCH": "change", "DELETE": "delete"}
 TAGS = ["webhooks"]
+# What `selectors._page` accepts (`parse_int`): a page from 1, a limit from 1 to MAX_LIMIT.
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", {"type": "integer", "minimum": 1, "default": 1}, description="Page number."),
+    OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": selectors.MAX_LIMIT,
+                               "default": selectors.DEFAULT_LIMIT}, description="Items per page."),
+]
 
 
 def _key(request) -> ApiKey | None:
@@ -85,7 +96,8 @@ def _secret_response(data: dict, status: int) -> Response:
 
 
 class WebhookListView(WebhooksAPIView):
-    @extend_schema(operation_id="webhooks_list", summary="List webhooks", tags=TAGS, parameters=[OpenApiParameter("page", int), OpenApiParameter("limit", int)],
+    @extend_schema(operation_id="webhooks_list", summary="List webhooks", tags=TAGS,
+                   parameters=PAGE_PARAMETERS,
                    responses={200: WebhookListResponse, **error_responses_for(400, 401, 403)})
     def get(self, request):
         allowed = allowed_models(request)
@@ -97,7 +109,8 @@ class WebhookListView(WebhooksAPIView):
             data, pagination = selectors.webhook_list(params)
         return Response({"data": data, "pagination": pagination})
 
-    @extend_schema(operation_id="webhooks_create", summary="Create a webhook", tags=TAGS, request=WebhookInputSerializer,
+    @extend_schema(operation_id="webhooks_create", summary="Create a webhook", tags=TAGS,
+                   request=WebhookInputSerializer,
                    responses={201: WebhookResponse, **error_responses_for(400, 401, 403, 413, 415)})
     def post(self, request):
         webhook, secret = services.webhook_create(data=_body(request), allowed_models=allowed_models(request))
@@ -110,7 +123,8 @@ class WebhookDetailView(WebhooksAPIView):
     def get(self, request, webhook_id):
         return Response({"data": selectors.webhook_json(self.webhook(request, webhook_id))})
 
-    @extend_schema(operation_id="webhooks_update", summary="Update a webhook", tags=TAGS, request=WebhookInputSerializer,
+    @extend_schema(operation_id="webhooks_update", summary="Update a webhook", tags=TAGS,
+                   request=WebhookUpdateSerializer,
                    responses={200: WebhookResponse, **error_responses_for(400, 401, 403, 404, 413, 415)})
     def patch(self, request, webhook_id):
         webhook = self.webhook(request, webhook_id)
@@ -151,7 +165,9 @@ class WebhookRotateView(WebhooksAPIView):
 
 class WebhookDeliveriesView(WebhooksAPIView):
     @extend_schema(operation_id="webhooks_deliveries", summary="List a webhook's deliveries", tags=TAGS,
-                   parameters=[*[OpenApiParameter("page", int), OpenApiParameter("limit", int)], OpenApiParameter("status", str, enum=["pending", "delivered", "failed"])],
+                   parameters=[*PAGE_PARAMETERS, OpenApiParameter(
+                       "status", str, enum=["pending", "delivered", "failed", ""],
+                       description="Only deliveries in this state (empty: all).")],
                    responses={200: DeliveryListResponse, **error_responses_for(400, 401, 403, 404)})
     def get(self, request, webhook_id):
         data, pagination = selectors.delivery_list(self.webhook(request, webhook_id), request.query_params)

@@ -7,7 +7,10 @@ for a records endpoint, each relation property (marked `x-related-model` in
 `/api/schema`) gets ids of records of that model, and a `cursor` becomes one the
 server gives for the case's `sort`, both read over HTTP just before the request with
 the run's own headers; U+0000 leaves object keys inside json values (OpenAPI 3.0
-cannot forbid it there). Negative cases are left as generated, so their violations
+cannot forbid it there). A webhook's URL must also resolve to an address the server may
+send to (its SSRF guard asks DNS), so a positive create or update of `/api/webhooks`
+gets `WEBHOOK_URL`: the fuzz server runs with INFINITY_WEBHOOK_ALLOW_PRIVATE=1 and
+nothing listens there. Negative cases are left as generated, so their violations
 still reach the server. No Django here: the CLI loads this module on its own.
 """
 
@@ -22,6 +25,8 @@ from schemathesis import GenerationMode
 RECORDS = "/api/public/data/"
 WRITES = {"POST", "PUT", "PATCH"}
 SAMPLE = 20  # ids read per related model and case
+WEBHOOKS = "/api/webhooks"
+WEBHOOK_URL = "http://127.0.0.1:9/hook"  # the discard port: deliveries fail fast, nothing leaves the machine
 
 
 @schemathesis.hook
@@ -39,7 +44,13 @@ def filter_case(context, case):
 @schemathesis.hook
 def map_case(context, case):
     meta = case.meta
-    if meta is None or meta.generation.mode != GenerationMode.POSITIVE or not case.operation.path.startswith(RECORDS):
+    if meta is None or meta.generation.mode != GenerationMode.POSITIVE:
+        return case
+    if case.operation.path.startswith(WEBHOOKS) and case.method.upper() in WRITES:
+        if isinstance(case.body, dict) and isinstance(case.body.get("url"), str):
+            case.body["url"] = WEBHOOK_URL
+        return case
+    if not case.operation.path.startswith(RECORDS):
         return case
     if case.method.upper() in WRITES:
         case.body = without_nul_keys(case.body)

@@ -42,7 +42,8 @@ CUSTOMER_FIELDS = [
     {"name": "seen_at", "type": "datetime"},
     {"name": "website", "type": "url"},
     {"name": "meta", "type": "json"},
-    {"name": "embedding", "type": "vector", "dimensions": 3},
+    # The local embedding backend's size: the field can be searched by text too.
+    {"name": "embedding", "type": "vector", "dimensions": 384},
 ]
 
 
@@ -56,7 +57,7 @@ def create_models() -> dict[str, list[str]]:
     ])
     acme, spare = create("companies", {"name": "Acme"}), create("companies", {"name": "Spare"})
     customer = {"name": "Ann", "email": "ann@example.com", "tags": ["vip"], "visits": 3, "total": 9.5,
-                "vip": True, "seen_at": "2024-05-01T10:00:00Z", "meta": {"a": [1]}, "embedding": [0.1, 0.2, 0.3],
+                "vip": True, "seen_at": "2024-05-01T10:00:00Z", "meta": {"a": [1]}, "embedding": [0.1, 0.2, 0.3] * 128,
                 "company": acme, "partners": [acme, spare]}
     ann = create("customers", customer)
     bob = create("customers", {**customer, "name": "Bob", "email": "bob@example.com"})
