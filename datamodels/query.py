@@ -59,6 +59,10 @@ def _invalid(param: str, message: str):
     return ValidationFailed("Invalid query parameter", details=[{"field": param, "message": message}])
 
 
+# The last page number a list takes: page × limit stays far inside PostgreSQL's bigint OFFSET.
+MAX_PAGE = 10**15
+
+
 def parse_int(params, name: str, default: int, low: int, high: int | None) -> int:
     raw = params.get(name)
     if raw is None or raw == "":
@@ -74,7 +78,7 @@ def parse_int(params, name: str, default: int, low: int, high: int | None) -> in
 
 def parse_list_query(entry: ModelEntry, schema: Schema, params) -> ListQuery:
     query = ListQuery(
-        page=parse_int(params, "page", 1, 1, None),
+        page=parse_int(params, "page", 1, 1, MAX_PAGE),
         limit=parse_int(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
         sort=parse_sort(entry, params.getlist("sort")),
         filters=[parse_filter(entry, schema, raw) for raw in params.getlist("filter")],

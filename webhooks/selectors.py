@@ -8,7 +8,7 @@ import orjson
 
 from datamodels.fieldtypes.scalars import format_datetime
 from datamodels.models import DataModel
-from datamodels.query import parse_int
+from datamodels.query import MAX_PAGE, parse_int
 from infinity.exceptions import NotFound, ValidationFailed
 
 from .models import Delivery, Webhook
@@ -48,7 +48,7 @@ def webhook_json(webhook: Webhook, names: dict[int, str] | None = None, *, secre
 
 
 def _page(params, queryset) -> tuple[list, dict]:
-    page = parse_int(params, "page", 1, 1, None)
+    page = parse_int(params, "page", 1, 1, MAX_PAGE)
     limit = parse_int(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     total = queryset.count()
     rows = list(queryset[(page - 1) * limit: page * limit])

@@ -39,7 +39,7 @@ from infinity.openapi import error_responses_for  # noqa: F401  (views import it
 from ..dynamic import ModelEntry, Schema, current_schema
 from ..idempotency import MAX_KEY
 from ..fieldtypes import CONTAINS, EQ, GT, GTE, LT, LTE, NE, REGISTRY
-from ..query import MAX_INCLUDE_DEPTH, MAX_LIMIT, SYSTEM_COLUMNS
+from ..query import MAX_INCLUDE_DEPTH, MAX_LIMIT, MAX_PAGE, SYSTEM_COLUMNS
 from ..records import MAX_BULK
 from .openapi_fields import RECORD_ID_EXAMPLE, json_value_schema, model_components, ref
 from .openapi_filters import filter_pattern
@@ -399,7 +399,8 @@ def _if_match() -> dict:
 
 def list_parameters(entry: ModelEntry, schema: Schema) -> list[dict]:
     return [
-        _query("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number; past the end is an empty page."),
+        _query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+               "Page number; past the end is an empty page."),
         _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}, "Records per page."),
         _query("sort", {"type": "array", "items": {"type": "string", "enum": [*_sort_values(entry), ""]}},
                "`field`, `field:asc` or `field:desc`, repeatable, applied in order; `id` breaks ties in the "

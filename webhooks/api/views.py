@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from accounts.models import ApiKey
 from accounts.ratelimits import RateLimited
 from datamodels.api.openapi import error_responses_for
+from datamodels.query import MAX_PAGE
 from infinity.exceptions import BadRequest, Forbidden, NotFound
 
 from .. import selectors, services
@@ -32,9 +33,10 @@ from .serializers import (
 
 ACTIONS = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "POST": "add", "PATCH": "change", "DELETE": "delete"}
 TAGS = ["webhooks"]
-# What `selectors._page` accepts (`parse_int`): a page from 1, a limit from 1 to MAX_LIMIT.
+# What `selectors._page` accepts (`parse_int`): a page from 1 to MAX_PAGE, a limit from 1 to MAX_LIMIT.
 PAGE_PARAMETERS = [
-    OpenApiParameter("page", {"type": "integer", "minimum": 1, "default": 1}, description="Page number."),
+    OpenApiParameter("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+                     description="Page number."),
     OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": selectors.MAX_LIMIT,
                                "default": selectors.DEFAULT_LIMIT}, description="Items per page."),
 ]

@@ -79,7 +79,7 @@ def test_an_empty_model_has_zero_pages(api, customers):
     assert body == {"data": [], "pagination": {"page": 1, "limit": 50, "total": 0, "pages": 0, "next_cursor": None}}
 
 
-@pytest.mark.parametrize("page", [3, 1000])
+@pytest.mark.parametrize("page", [3, 1000, 10**15])
 def test_a_page_past_the_end_is_empty(api, data, page):
     response = api.get(url("customers", limit=2, page=page))
     assert response.status_code == 200
@@ -106,6 +106,7 @@ def test_a_full_last_page_has_no_next_cursor(api, data):
         ({"page": -2}, "page"),
         ({"page": "abc"}, "page"),
         ({"page": "1e3"}, "page"),
+        ({"page": 10**15 + 1}, "page"),  # past MAX_PAGE: its offset would overflow PostgreSQL's bigint
     ],
 )
 def test_page_and_limit_out_of_range(api, data, params, parameter):
