@@ -11,34 +11,17 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
 
-from datamodels import dynamic, services
+from datamodels import services
 from datamodels.dynamic import current_schema
 from datamodels.models import DataModel, Field
 from datamodels.records import record_create
 from infinity.exceptions import SchemaError
 
+from .admin_fixtures import PASSWORD, admin_client, fresh_schema_cache  # noqa: F401 (fixtures)
 from .conftest import schema_version
 from .rendered_form import rendered_form_data
 
 ADD_URL = "/admin/datamodels/datamodel/add/"
-PASSWORD = "s3cret-pass-123"
-
-
-@pytest.fixture(autouse=True)
-def fresh_schema_cache():
-    """Each test's rolled-back transaction reuses schema version numbers, so drop cached classes.
-
-    (`dynamic.current_schema` keys its cache by version only; see the report on that.)
-    """
-    dynamic._cache.update(version=None, schema=None)
-    yield
-    dynamic._cache.update(version=None, schema=None)
-
-
-@pytest.fixture
-def admin_client(client, superuser):
-    client.login(username="root", password=PASSWORD)
-    return client
 
 
 def change_url(data_model):

@@ -14,27 +14,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from datamodels import dynamic, services
+from datamodels import services
 from datamodels.admin_records_form import RecordForm, record_values
 from datamodels.dynamic import current_schema
 from datamodels.records import record_create
 
-PASSWORD = "s3cret-pass-123"
+from .admin_fixtures import PASSWORD, admin_client, fresh_schema_cache  # noqa: F401 (fixtures)
+
 LONG_TEXT = "word " * 400  # 2,000 characters
-
-
-@pytest.fixture(autouse=True)
-def fresh_schema_cache():
-    """Rolled-back tests reuse schema versions: drop cached classes around each test."""
-    dynamic._cache.update(version=None, schema=None)
-    yield
-    dynamic._cache.update(version=None, schema=None)
-
-
-@pytest.fixture
-def admin_client(client, superuser):
-    client.login(username="root", password=PASSWORD)
-    return client
 
 
 @pytest.fixture
