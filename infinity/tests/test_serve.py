@@ -18,6 +18,7 @@ from accounts.services import apikey_create
 from bench.serve_load import FIELDS, drive, free_port, report, start_serve, stop_serve
 from datamodels import services
 from datamodels.tests.conftest import _schema_state_after_flush, committed_schema  # noqa: F401 (fixtures)
+from infinity.management.commands.serve import routine
 
 CLIENTS, SECONDS = 64, 10
 
@@ -83,3 +84,18 @@ def test_the_banner_says_where_and_how_to_log_in(committed_schema, superuser, da
         f"  API:   http://127.0.0.1:{port}/api/public/data/{{model}}\n"
         f"  Admin: http://127.0.0.1:{port}/admin/\n"
         "  Login: your superuser (manage.py changepassword USERNAME to reset a password)\n")
+
+
+@pytest.mark.parametrize("line, shown", [
+    ("WSGI app 0 (mountpoint='') ready in 1 seconds on interpreter 0x7f81d1d76ef8 pid: 15127 (default app)\n", False),
+    ("Respawned uWSGI worker 3 (new pid: 4242)\n", False),
+    ("...The work of process 4241 is done. Seeya!\n", False),
+    ("worker 2 killed successfully (pid: 4240)\n", False),
+    ("GET /api/public/data/gadgets 500 12ms\n", True),
+    ("Traceback (most recent call last):\n", True),
+    ("*** HARAKIRI ON WORKER 2 (pid: 4240, try: 1) ***\n", True),
+])
+def test_uwsgis_routine_lines_stay_out_of_the_terminal_and_the_rest_is_shown(line, shown):
+    # A worker that loads its app after the first answer (lazy-apps) printed its "ready" line
+    # into the banner; renewed workers (max-requests) would print theirs at any time.
+    assert routine(line) is (not shown)

@@ -12,6 +12,7 @@ one place where in-process background work runs (never in the forked workers).
 
 import ctypes
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -37,6 +38,16 @@ READY_SECONDS = 120
 STOP_SECONDS = 30
 # Requests that went wrong are logged (4xx, 5xx); uWSGI's startup lines only if it fails to start.
 LOG_OPTIONS = ["--log-4xx", "--log-5xx", "--log-format", "%(method) %(uri) %(status) %(msecs)ms"]
+# uWSGI's routine lines once it serves: a worker that loaded its app after the first one
+# answered (lazy-apps), workers renewed after max-requests. Not passed on: they are not news.
+ROUTINE = re.compile(r"WSGI app \d+ \(mountpoint=.*\) ready in |Respawned uWSGI worker |"
+                     r"\.\.\.The work of process \d+ is done|worker \d+ killed successfully|"
+                     r"spawned uWSGI worker \d+|announcing my loyalty|\*\*\* uWSGI is running")
+
+
+def routine(line: str) -> bool:
+    """Whether a line uWSGI prints while it serves is routine (kept out of the terminal)."""
+    return ROUTINE.search(line) is not None
 
 
 def default_workers() -> int:
@@ -115,7 +126,8 @@ class Command(BaseCommand):
         for line in server.stdout:
             with self._held_lock:
                 if self._held is None:
-                    self._say(line)
+                    if not routine(line):
+                        self._say(line)
                 else:
                     self._held.append(line)
 
