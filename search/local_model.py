@@ -74,7 +74,8 @@ class MiniLM:
         self.threads = threadpool_limits(limits=threads)  # kept: the limit lasts while this object lives
         config = json.loads((path / "config.json").read_text())
         self.heads, self.eps = config["num_attention_heads"], np.float32(config["layer_norm_eps"])
-        w = {name: array.astype(np.float32) for name, array in load_file(str(path / "model.safetensors")).items()
+        stored = load_file(str(path / "model.safetensors"))
+        w = {name: array.astype(np.float32, copy=False) for name, array in stored.items()
              if name != "embeddings.position_ids"}
         self.width = w["embeddings.word_embeddings.weight"].shape[1]
         self.size = self.width // self.heads
