@@ -8,6 +8,10 @@ Which changes rewrite a table: a retype between different column types (e.g.
 text → integer) rewrites it; renames, adding a field (even with a default), changing
 options, and converting among text-like types (text, long_text, email, url, select)
 do not.
+
+A vector field with `source_fields` also gets a full-text index (GIN) over its source
+columns, for the keyword side of hybrid search: `text_document_sql` builds the one
+expression that index holds and that queries must repeat for PostgreSQL to use it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,25 @@ from django.db import connection
 
 from . import rowcount
 from .fieldtypes import field_type
+
+
+# No stemming or stop words: product codes and any language match as typed.
+TEXT_SEARCH_CONFIG = "simple"
+
+
+def text_document_sql(columns: list[str], table: str | None = None) -> str:
+    """The full-text document of source columns: `to_tsvector` over their values joined by
+    spaces (an empty one adds no word). Every part is IMMUTABLE, as an index expression must
+    be, and a query spelling it the same way (qualified by `table` or not) uses the index."""
+    prefix = f'"{table}".' if table else ""
+    text = " || ' ' || ".join(f"coalesce({prefix}\"{column}\", '')" for column in columns) or "''"
+    return f"to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, {text})"
+
+
+def source_columns(field) -> list[str]:
+    """The columns of a vector field's `source_fields`, in their order (as stored now)."""
+    by_name = {other.name: other.column for other in field.data_model.fields.all()}
+    return [by_name[name] for name in field.source_fields if name in by_name]
 
 
 def _run(*statements: str) -> None:
@@ -99,6 +122,7 @@ def add_constraints(field) -> None:
         ]
     elif field.type == "vector":
         statements.append(f'CREATE INDEX "{table}_{col}_hnsw" ON "{table}" USING hnsw ("{col}" vector_cosine_ops)')
+        statements += _text_index_statements(field)
     elif field.indexed:
         statements += [sql for sql in field_type(field.type).index_sql(field, table)
                        if "gin_trgm_ops" not in sql or _has_trigram()]
@@ -107,11 +131,25 @@ def add_constraints(field) -> None:
     _run(*statements)
 
 
+def _text_index_statements(field) -> list[str]:
+    """The full-text index of a vector field's source columns (none without sources)."""
+    columns = source_columns(field) if field.type == "vector" and field.source_fields else []
+    if not columns:
+        return []
+    table = field.data_model.db_table
+    return [f'CREATE INDEX "{table}_{field.column}_fts" ON "{table}" USING gin (({text_document_sql(columns)}))']
+
+
+def replace_text_index(old, new) -> None:
+    """A vector field's sources changed: its full-text index follows (the HNSW index stays)."""
+    _run(f'DROP INDEX IF EXISTS "{old.data_model.db_table}_{old.column}_fts"', *_text_index_statements(new))
+
+
 def drop_constraints(field) -> None:
     table, col = field.data_model.db_table, field.column
     _run(
         f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{table}_{col}_fk"',
-        *(f'DROP INDEX IF EXISTS "{table}_{col}_{suffix}"' for suffix in ("idx", "trgm", "hnsw", "uniq")),
+        *(f'DROP INDEX IF EXISTS "{table}_{col}_{suffix}"' for suffix in ("idx", "trgm", "hnsw", "fts", "uniq")),
     )
 
 
@@ -119,7 +157,10 @@ def drop_field(field) -> None:
     if field.type == "relation" and field.many:
         _run(f'DROP TABLE IF EXISTS "{field.join_table}"')
     else:
-        _run(f'ALTER TABLE "{field.data_model.db_table}" DROP COLUMN IF EXISTS "{field.column}"')
+        table = field.data_model.db_table
+        # A vector's full-text index is over other columns: dropping its own would leave it.
+        _run(f'DROP INDEX IF EXISTS "{table}_{field.column}_fts"',
+             f'ALTER TABLE "{table}" DROP COLUMN IF EXISTS "{field.column}"')
 
 
 def count_values(field) -> int:

@@ -236,12 +236,22 @@ def field_update(*, field: Field, force: bool = False, **attrs) -> Field:
     normalize_field(new)
     siblings = list(old.data_model.fields.exclude(pk=old.pk))
     _raise(validate_field(new, siblings))
+    _check_source_type(old, new, siblings)
     _check_rename(old, new, siblings)
     _apply_field_change(old, new, force)
     new.save()
     changes.install(old.data_model)
     _bump_version()
     return new
+
+
+def _check_source_type(old: Field, new: Field, siblings: list[Field]) -> None:
+    """A source of a computed vector stays a text field, as when the vector was defined
+    (its text and full-text index read it as text)."""
+    users = [other.name for other in siblings if other.type == "vector" and old.name in other.source_fields]
+    if users and new.type not in TEXT_SOURCES:
+        _raise([f'"{old.name}" is a source of vector field(s) {", ".join(users)}: it must stay a text field '
+                f"({', '.join(sorted(TEXT_SOURCES))}); remove it there first"])
 
 
 def _check_rename(old: Field, new: Field, siblings: list[Field]) -> None:
@@ -297,6 +307,8 @@ def _apply_field_change(old: Field, new: Field, force: bool) -> None:
     elif any(getattr(old, attr) != getattr(new, attr) for attr in INDEX_ATTRS):
         ddl.drop_constraints(old)
         ddl.add_constraints(new)
+    elif old.source_fields != new.source_fields:
+        ddl.replace_text_index(old, new)  # the full-text index of the sources, not the HNSW index
 
 
 def _refuse_duplicates(old: Field, new: Field) -> None:

@@ -6,7 +6,7 @@ iterative index scan (`hnsw.iterative_scan`) keeps filtered searches returning
 `limit` records when that many match, and `hnsw.ef_search` is at least `limit`.
 Rows are rendered by `datamodels.selectors.RecordRenderer`, as lists render them.
 Hybrid search fuses the vector ranking with PostgreSQL full-text ranking over the
-source fields by reciprocal-rank fusion.
+source fields (matched through their GIN index) by reciprocal-rank fusion.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django.db.models import F, FloatField
 from django.db.models.expressions import RawSQL
 from pgvector.django import CosineDistance
 
+from datamodels.ddl import TEXT_SEARCH_CONFIG, text_document_sql
 from datamodels.dynamic import ModelEntry, Schema
 from datamodels.query import apply_filters
 from datamodels.selectors import RecordRenderer, record_queryset
@@ -31,7 +32,6 @@ from .query import SearchQuery
 RRF_K = 60  # reciprocal-rank fusion's constant (Cormack et al.; what Weaviate and Elastic use)
 HYBRID_DEPTH = 4  # each ranking contributes up to this many times `limit` candidates
 MIN_EF_SEARCH = 100  # pgvector's default is 40: a little more work per search buys recall@10 at 100k rows
-TEXT_SEARCH_CONFIG = "simple"  # no stemming or stop words: product codes and any language match as typed
 CACHE_SIZE = 1024
 
 _cache: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
@@ -136,11 +136,14 @@ def _hybrid(entry, schema, query: SearchQuery, vector) -> list[dict]:
 
 
 def _keyword_ranking(entry: ModelEntry, query: SearchQuery, depth: int) -> list[str]:
-    """Ids of the filtered records whose source text matches the query's words, best first."""
+    """Ids of the filtered records whose source text matches the query's words, best first.
+
+    The document is the expression of the field's full-text (GIN) index, built by the same
+    function (`datamodels.ddl.text_document_sql`), so the match is an index scan; only the
+    matched rows are ranked."""
     table = entry.definition.db_table
-    text = sources.text_sql(entry, query.field, row=f'"{table}"')
-    document = f"to_tsvector('{TEXT_SEARCH_CONFIG}', {text})"
-    words = f"websearch_to_tsquery('{TEXT_SEARCH_CONFIG}', %s)"
+    document = text_document_sql(sources.source_columns(entry, query.field), table)
+    words = f"websearch_to_tsquery('{TEXT_SEARCH_CONFIG}'::regconfig, %s)"
     matched = apply_filters(entry.model.objects.all(), query.filters).annotate(
         rank=RawSQL(f"ts_rank_cd({document}, {words})", [query.text], output_field=FloatField()),
     ).extra(where=[f"{document} @@ {words}"], params=[query.text])

@@ -184,6 +184,39 @@ def test_search_uses_the_hnsw_index(key_client, products, products_model):
     assert f"Index Scan using {index}" in explain(sql)
 
 
+def hybrid_sql(client, params: dict) -> tuple:
+    """A hybrid search's response and its keyword query (the one matching with `@@`)."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(URL, params)
+    assert response.status_code == 200, response.content
+    [sql] = [q["sql"] for q in queries.captured_queries if "@@" in q["sql"]]
+    return response, sql
+
+
+def test_hybrid_matches_words_with_the_full_text_index(key_client, products, products_model):
+    response, sql = hybrid_sql(key_client, {"query": "road bike", "mode": "hybrid", "fields": "name"})
+    assert response.json()["data"][0]["name"] == "Bike"
+    index = f"dm_{products_model.pk}_{embedding_field(products_model).column}_fts"
+    assert f"Bitmap Index Scan on {index}" in explain(sql)
+
+
+def test_hybrid_follows_source_field_changes(key_client, products, products_model):
+    """The keyword side reads the sources as they are now: a renamed source still matches
+    (through the same index), and a code becomes findable once `code` is a source."""
+    code = {"query": "XJ-4471-B", "mode": "hybrid", "threshold": "0.9", "fields": "name"}
+    assert key_client.get(URL, code).json()["data"] == []  # `code` is not a source, and no vector is that close
+    services.field_update(field=products_model.fields.get(name="description"), name="details")
+    words = key_client.get(URL, {"query": "carbon frame", "mode": "hybrid", "threshold": "0.9", "fields": "name"})
+    assert words.status_code == 200
+    assert words.json()["data"] == [{"similarity": words.json()["data"][0]["similarity"], "score": round(1 / 61, 6),
+                                     "name": "Bike"}]
+    services.field_update(field=embedding_field(products_model), source_fields=["name", "details", "code"])
+    response, sql = hybrid_sql(key_client, code)
+    assert [(item["name"], item["score"]) for item in response.json()["data"]] == [("Office chair", round(1 / 61, 6))]
+    index = f"dm_{products_model.pk}_{embedding_field(products_model).column}_fts"
+    assert f"Bitmap Index Scan on {index}" in explain(sql)
+
+
 def test_filtered_search_still_fills_the_page(key_client, products_model):
     """A filter that keeps 2% of the rows: pgvector's iterative index scan goes on past the
     first candidates until `limit` records match (a plain HNSW scan stops at ef_search)."""
