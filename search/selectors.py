@@ -3,7 +3,10 @@
 Every search is one SQL statement ordered by `<=>` (cosine distance) over the
 field's HNSW index, with the list filters applied by `datamodels.query`; pgvector's
 iterative index scan (`hnsw.iterative_scan`) keeps filtered searches returning
-`limit` records when that many match, and `hnsw.ef_search` is at least `limit`.
+`limit` records when that many match, and `hnsw.ef_search` is at least `limit`. A
+filter that PostgreSQL expects to keep few rows is searched exactly instead (the HNSW
+index path is turned off for that statement): the graph walk would visit many nodes
+the filter then drops, slower and with a worse recall than comparing those few rows.
 Rows are rendered by `datamodels.selectors.RecordRenderer`, as lists render them.
 Hybrid search fuses the vector ranking with PostgreSQL full-text ranking over the
 source fields (matched through their GIN index) by reciprocal-rank fusion.
@@ -11,6 +14,7 @@ source fields (matched through their GIN index) by reciprocal-rank fusion.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 
@@ -32,6 +36,11 @@ from .query import SearchQuery
 RRF_K = 60  # reciprocal-rank fusion's constant (Cormack et al.; what Weaviate and Elastic use)
 HYBRID_DEPTH = 4  # each ranking contributes up to this many times `limit` candidates
 MIN_EF_SEARCH = 100  # pgvector's default is 40: a little more work per search buys recall@10 at 100k rows
+# A filter expected to keep at most this many rows is searched exactly (about 1 ms per
+# 1,000 rows here). Measured at 100,000 rows (p50, recall@10): 1,000 rows exactly 1.7 ms and
+# 1.0, by the iterative HNSW scan 30 ms and 0.70; 5,000 rows 5.6 ms and 1.0 against 8.1 ms
+# and 0.83; 10,000 rows 9.6 ms and 1.0 against 3.7 ms and 0.955, where the index wins.
+EXACT_SCAN_ROWS = 5000
 CACHE_SIZE = 1024
 
 _cache: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
@@ -77,28 +86,49 @@ def _nearest(entry, schema, query: SearchQuery, vector, *, exclude: str | None =
     ranked = _ranked(entry, query, vector)
     if exclude is not None:
         ranked = ranked.exclude(pk=exclude)
-    rows = [row for row in _run(ranked.values(*renderer.columns(), "similarity")[: query.limit], query.limit)
+    rows = [row for row in _run(ranked.values(*renderer.columns(), "similarity")[: query.limit], query.limit,
+                                exact=_selective(entry, query))
             if row["similarity"] >= query.threshold]
     return _with_scores(renderer, rows, {})
 
 
+def _candidates(entry: ModelEntry, query: SearchQuery):
+    """The filtered records that have a vector."""
+    column = query.field.column
+    return apply_filters(entry.model.objects.filter(**{f"{column}__isnull": False}), query.filters)
+
+
 def _ranked(entry: ModelEntry, query: SearchQuery, vector):
     """The filtered records that have a vector, nearest first, annotated with `similarity`."""
-    column = query.field.column
-    return (apply_filters(entry.model.objects.filter(**{f"{column}__isnull": False}), query.filters)
-            .annotate(distance=CosineDistance(column, vector))
+    return (_candidates(entry, query)
+            .annotate(distance=CosineDistance(query.field.column, vector))
             .annotate(similarity=1 - F("distance"))
             .order_by("distance"))  # nothing after it: the HNSW index gives this order alone
 
 
-def _run(queryset, limit: int) -> list[dict]:
-    """Run a nearest-first query with an HNSW search wide enough for `limit` rows, scanning
-    the index further while filters drop candidates (pgvector 0.8)."""
+def _selective(entry: ModelEntry, query: SearchQuery) -> bool:
+    """Whether the planner expects the filters to keep at most `EXACT_SCAN_ROWS` records
+    (its estimate from the table's statistics; planning only, nothing is read)."""
+    if not query.filters:
+        return False
+    sql, params = _candidates(entry, query).values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return plan[0]["Plan"]["Plan Rows"] <= EXACT_SCAN_ROWS
+
+
+def _run(queryset, limit: int, *, exact: bool = False) -> list[dict]:
+    """Run a nearest-first query: exactly (no index scan: the filter's own index and a sort
+    of the distances), or with an HNSW search wide enough for `limit` rows, scanning the
+    index further while filters drop candidates (pgvector 0.8)."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('hnsw.ef_search', %s, true), "
-                           "set_config('hnsw.iterative_scan', 'strict_order', true)",
-                           [str(max(MIN_EF_SEARCH, limit))])
+                           "set_config('hnsw.iterative_scan', 'strict_order', true), "
+                           "set_config('enable_indexscan', %s, true)",
+                           [str(max(MIN_EF_SEARCH, limit)), "off" if exact else "on"])
         return list(queryset)
 
 
@@ -118,7 +148,8 @@ def _hybrid(entry, schema, query: SearchQuery, vector) -> list[dict]:
     """Reciprocal-rank fusion of the vector ranking (above the threshold) and the
     full-text ranking of the source fields; each record scores Σ 1/(60 + rank)."""
     depth = query.limit * HYBRID_DEPTH
-    by_vector = [row["pk"] for row in _run(_ranked(entry, query, vector).values("pk", "similarity")[:depth], depth)
+    by_vector = [row["pk"] for row in _run(_ranked(entry, query, vector).values("pk", "similarity")[:depth], depth,
+                                           exact=_selective(entry, query))
                  if row["similarity"] >= query.threshold]
     by_text = _keyword_ranking(entry, query, depth)
     scores: dict[str, float] = {}

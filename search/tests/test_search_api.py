@@ -217,15 +217,26 @@ def test_hybrid_follows_source_field_changes(key_client, products, products_mode
     assert f"Bitmap Index Scan on {index}" in explain(sql)
 
 
-def test_filtered_search_still_fills_the_page(key_client, products_model):
-    """A filter that keeps 2% of the rows: pgvector's iterative index scan goes on past the
-    first candidates until `limit` records match (a plain HNSW scan stops at ef_search)."""
+def insert_items(products_model) -> str:
+    """1,000 records with random vectors, of which every 50th has the code "rare"; the table."""
     table, column = f"dm_{products_model.pk}", embedding_field(products_model).column
     execute(f"INSERT INTO {table} (id, f_{products_model.fields.get(name='name').pk}, "
             f"f_{products_model.fields.get(name='code').pk}, {column}) "
             "SELECT 'rec_' || lpad(i::text, 26, '0'), 'item ' || i, CASE WHEN mod(i, 50) = 0 THEN 'rare' END, "
             "(SELECT array_agg(random())::real[]::vector(384) FROM generate_series(1, 384) WHERE i > 0) "
             "FROM generate_series(1, 1000) i")
+    execute(f"ANALYZE {table}")
+    return table
+
+
+def test_filtered_search_still_fills_the_page(key_client, products_model, monkeypatch):
+    """A filter that keeps 2% of the rows, searched through the index: pgvector's iterative
+    index scan goes on past the first candidates until `limit` records match (a plain HNSW
+    scan stops at ef_search)."""
+    from search import selectors
+
+    monkeypatch.setattr(selectors, "EXACT_SCAN_ROWS", 0)  # the index path even for 20 rows
+    table = insert_items(products_model)
     execute("SET LOCAL enable_seqscan = off")  # the index path, not an exact scan of 1,000 rows
     query = {"vector": [0.01 * (i % 7) + 0.01 for i in range(384)]}
     response, sql = search_sql(key_client, URL + "?filter=code:rare&threshold=0&limit=15&fields=code", data=query)
@@ -234,6 +245,31 @@ def test_filtered_search_still_fills_the_page(key_client, products_model):
     assert len(data) == 15 and {item["code"] for item in data} == {"rare"}
     exact = fetch(f"SELECT count(*) FROM {table} WHERE f_{products_model.fields.get(name='code').pk} = 'rare'")
     assert exact == [(20,)]
+
+
+def test_a_selective_filter_is_searched_exactly(key_client, products_model, monkeypatch):
+    """20 of 1,000 rows match: the planner expects few rows (up to EXACT_SCAN_ROWS, 100 here
+    for a small table), so the search compares them all (index scans off for that
+    statement) and answers the exact nearest, in order; 980 rows take the HNSW path."""
+    from search import selectors
+
+    monkeypatch.setattr(selectors, "EXACT_SCAN_ROWS", 100)
+    table, column = insert_items(products_model), embedding_field(products_model).column
+    query = [0.01 * (i % 7) + 0.01 for i in range(384)]
+    with CaptureQueriesContext(connection) as queries:
+        response = key_client.post(URL + "?filter=code:rare&threshold=0&limit=15&fields=id", {"vector": query},
+                                   format="json")
+    assert response.status_code == 200
+    assert any("set_config('enable_indexscan', 'off', true)" in q["sql"] for q in queries.captured_queries)
+    code = f"f_{products_model.fields.get(name='code').pk}"
+    exact = fetch(f"SELECT id FROM {table} WHERE {code} = 'rare' ORDER BY {column} <=> %s::vector, id LIMIT 15",
+                  [str(query)])
+    assert [item["id"] for item in response.json()["data"]] == [row[0] for row in exact]
+    with CaptureQueriesContext(connection) as queries:
+        response = key_client.post(URL + "?filter=code:!=rare&threshold=0&limit=5&fields=id", {"vector": query},
+                                   format="json")
+    assert response.status_code == 200 and len(response.json()["data"]) == 5
+    assert any("set_config('enable_indexscan', 'on', true)" in q["sql"] for q in queries.captured_queries)
 
 
 def test_client_cannot_set_a_computed_vector(key_client, products_model):
