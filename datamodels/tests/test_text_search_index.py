@@ -11,6 +11,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from datamodels import services
 from datamodels.models import DataModel, Field
@@ -167,3 +168,19 @@ def test_schema_files_create_change_and_remove_it(tmp_path):
     apply(tmp_path, DOCS, "--prune")
     assert Field.objects.filter(data_model=docs, name="embedding").count() == 0
     assert index_defs(docs.db_table) == {}
+
+
+def test_a_schema_file_frees_a_source_before_retyping_it(tmp_path):
+    """Changes run in file order: the vector that stops embedding `title` must come before
+    `title`'s retype, else the retype is refused, naming the vector, and nothing changes."""
+    vector = {"name": "embedding", "type": "vector", "dimensions": 384}
+    apply(tmp_path, [*DOCS, {**vector, "source_fields": ["title", "body"]}])
+    docs = DataModel.objects.get(name="docs")
+    title_as_integer = [{"name": "title", "type": "integer"}, *DOCS[1:]]
+    with pytest.raises(CommandError, match='"title" is a source of vector field\\(s\\) embedding: it must stay a text'):
+        apply(tmp_path, [*title_as_integer, {**vector, "source_fields": ["body"]}], "--force")
+    assert (field_of(docs, "title").type, field_of(docs, "embedding").source_fields) == ("text", ["title", "body"])
+    assert index_defs(docs.db_table) == hnsw(docs) | fts(docs, "title", "body")
+    apply(tmp_path, [{**vector, "source_fields": ["body"]}, *title_as_integer], "--force")
+    assert (field_of(docs, "title").type, field_of(docs, "embedding").source_fields) == ("integer", ["body"])
+    assert index_defs(docs.db_table) == hnsw(docs) | fts(docs, "body")
