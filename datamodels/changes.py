@@ -109,7 +109,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION infinity_change_finalize() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE body text;
+DECLARE body text; woke text := 'infinity.woke_' || md5(NEW.consumer);
 BEGIN
     IF NEW.data IS NULL THEN
         EXECUTE format('SELECT infinity_record_json_%s($1)', NEW.data_model_id) INTO body USING NEW.record_id;
@@ -119,7 +119,16 @@ BEGIN
         END IF;
         UPDATE {TABLE} SET data = body WHERE id = NEW.id;
     END IF;
-    PERFORM pg_notify('{CHANNEL}', NEW.consumer);
+    -- Wake the consumer at most once per transaction, and only when none of its changes
+    -- from other transactions wait: those mean it is awake (taking them) or will be, and
+    -- its drain looks again after its last batch. NOTIFY is not free: every committing
+    -- transaction that sent one queues behind one lock until its commit is flushed.
+    IF coalesce(current_setting(woke, true), '') <> '1' THEN
+        PERFORM set_config(woke, '1', true);
+        IF NOT EXISTS (SELECT 1 FROM {TABLE} WHERE consumer = NEW.consumer AND txid <> NEW.txid) THEN
+            PERFORM pg_notify('{CHANNEL}', NEW.consumer);
+        END IF;
+    END IF;
     RETURN NULL;
 END
 $$;

@@ -24,6 +24,7 @@ from . import feed
 logger = logging.getLogger("search.worker")
 POLL_SECONDS = 2.0  # a notification missed (e.g. while reconnecting) costs at most this
 MAX_PAUSE = 60.0
+LINGER = 0.1
 
 _thread: threading.Thread | None = None
 
@@ -43,7 +44,9 @@ def run(stop: threading.Event, *, poll: float = POLL_SECONDS) -> None:
             stop.wait(min(MAX_PAUSE, 2.0 ** (failures - 1)))
             continue
         failures = 0
-        _wait_for_changes(stop, poll)
+        # After a batch, look again shortly: a change committed while it was taken may not
+        # have notified (the feed wakes a consumer only when nothing of it waits).
+        _wait_for_changes(stop, LINGER if outcome.changes else poll)
     connection.close()
 
 

@@ -33,6 +33,7 @@ from .models import Delivery, DeliveryAttempt, Webhook
 from .services import CONSUMER, webhook_disable
 
 FAN_OUT_BATCH = 500
+LINGER = 0.1  # seconds: the background loops' last look after their last batch (see `pump`)
 JITTER = 0.2
 MAX_RETRY_AFTER = 24 * 3600.0
 
@@ -78,7 +79,9 @@ def fan_out(limit: int = FAN_OUT_BATCH) -> int:
         taken = changes.changes_claim(consumer=CONSUMER, limit=limit)
         if not taken:
             return 0
-        hooks = list(Webhook.objects.filter(active=True))
+        # FOR KEY SHARE: a webhook being deleted is waited for and then left out, so no
+        # delivery is ever written for a webhook that is gone.
+        hooks = list(Webhook.objects.raw(f"SELECT * FROM {Webhook._meta.db_table} WHERE active FOR KEY SHARE"))
         names = dict(DataModel.objects.filter(pk__in={c.data_model_id for c in taken}).values_list("pk", "name"))
         now = timezone.now()
         rows = [Delivery(webhook=hook, event=change.event, model=names[change.data_model_id],
@@ -200,15 +203,25 @@ def _update_webhooks(due: list[Delivery], outcomes: list) -> None:
 
 # --- the loop -----------------------------------------------------------------------
 
-def pump(max_seconds: float = 30.0) -> int:
-    """Fan out and send until nothing is due or `max_seconds` passed; returns attempts made."""
-    deadline, sent = time.monotonic() + max_seconds, 0
+def pump(max_seconds: float = 30.0, linger: float = 0.0) -> int:
+    """Fan out and send until nothing is due or `max_seconds` passed; returns attempts made.
+
+    With `linger`, a pump that did work looks once more that many seconds after finding
+    nothing: a change committed while it worked may not have woken anyone (the feed wakes
+    a consumer only when nothing of it waits), and this catches it within `linger`.
+    """
+    deadline, sent, worked = time.monotonic() + max_seconds, 0, False
     while time.monotonic() < deadline:
         taken = fan_out()
         tried = send_due()
         sent += tried
-        if not taken and not tried:
+        if taken or tried:
+            worked = True
+            continue
+        if not (linger and worked):
             break
+        worked = False
+        time.sleep(linger)
     return sent
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 import orjson
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from datamodels import changes
@@ -26,6 +26,7 @@ from .ssrf import url_problem
 CONSUMER = "webhooks"
 EVENTS = changes.EVENTS
 ROTATION_OVERLAP = dt.timedelta(hours=24)
+DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
 WRITABLE = ("url", "events", "models", "fields", "secret", "active", "description")
 
 
@@ -128,16 +129,38 @@ def webhook_update(*, webhook: Webhook, data, allowed_models: set[int] | None = 
     return webhook
 
 
-@transaction.atomic
+DELETE_TRIES = 3
+
+
 def webhook_delete(*, webhook: Webhook) -> None:
-    """Delete a webhook with its deliveries and attempts, in two statements however many there are
-    (Django's cascade would load every delivery first)."""
+    """Delete a webhook with its deliveries and attempts, in a few statements however many there
+    are (Django's cascade would load every delivery first), safely beside a working worker."""
+    for attempt in range(1, DELETE_TRIES + 1):
+        try:
+            with transaction.atomic():
+                _delete_with_deliveries(webhook.pk)
+                interest_sync()
+            return
+        except OperationalError as error:  # a deadlock with a worker's batch (PostgreSQL broke it): again
+            if attempt == DELETE_TRIES or getattr(error.__cause__, "sqlstate", None) != DEADLOCK:
+                raise
+
+
+def _delete_with_deliveries(webhook_id: str) -> None:
+    """Safely beside a working worker: its deliveries are locked first (waiting for a batch being
+    sent to record its attempts), then its row (waiting for a fan-out writing deliveries for it;
+    later ones leave it out), then its deliveries again (that fan-out's); only then, with every
+    attempt committed and no more to come, attempts, deliveries and the webhook go."""
+    deliveries, attempts = Delivery._meta.db_table, DeliveryAttempt._meta.db_table
+    lock = f"SELECT id FROM {deliveries} WHERE webhook_id = %s FOR UPDATE"
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {DeliveryAttempt._meta.db_table} WHERE delivery_id IN "
-                       f"(SELECT id FROM {Delivery._meta.db_table} WHERE webhook_id = %s)", [webhook.pk])
-        cursor.execute(f"DELETE FROM {Delivery._meta.db_table} WHERE webhook_id = %s", [webhook.pk])
-    webhook.delete()
-    interest_sync()
+        cursor.execute(lock, [webhook_id])
+        cursor.execute(f"SELECT id FROM {Webhook._meta.db_table} WHERE id = %s FOR UPDATE", [webhook_id])
+        cursor.execute(lock, [webhook_id])
+        cursor.execute(f"DELETE FROM {attempts} WHERE delivery_id IN "
+                       f"(SELECT id FROM {deliveries} WHERE webhook_id = %s)", [webhook_id])
+        cursor.execute(f"DELETE FROM {deliveries} WHERE webhook_id = %s", [webhook_id])
+        cursor.execute(f"DELETE FROM {Webhook._meta.db_table} WHERE id = %s", [webhook_id])
 
 
 @transaction.atomic

@@ -21,7 +21,7 @@ _stop = threading.Event()
 
 @shared_task(name="webhooks.pump", ignore_result=True)
 def pump() -> int:
-    return delivery.pump()
+    return delivery.pump(linger=delivery.LINGER)
 
 
 @shared_task(name="webhooks.prune", ignore_result=True)

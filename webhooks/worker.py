@@ -58,7 +58,7 @@ def _run() -> None:
     while not _stop.is_set():
         try:
             listener = listener or _listener()
-            sent = delivery.pump()
+            sent = delivery.pump(linger=delivery.LINGER)
             if time.monotonic() - last_prune > PRUNE_EVERY:
                 delivery.prune()
                 last_prune = time.monotonic()

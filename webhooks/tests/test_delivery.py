@@ -7,11 +7,12 @@ sends, the code the Celery task and the in-process worker run.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
 from standardwebhooks import Webhook as StandardWebhook
 
@@ -198,6 +199,52 @@ def test_test_pings_deliveries_list_and_resend(api, orders, receiver):
     assert Delivery.objects.get(pk=failed["id"]).status == "delivered"
     assert api.delete(f"/api/webhooks/{hook['id']}").status_code == 200  # its deliveries and attempts go too
     assert not Delivery.objects.exists() and not DeliveryAttempt.objects.exists()
+
+
+def test_a_webhook_deleted_while_its_batch_is_being_sent_leaves_nothing_behind(api, orders, receiver):
+    # The worker's batch holds its deliveries until the receiver answers; the delete waits
+    # for it, then removes the attempts it recorded. (They once outlived their deliveries:
+    # a foreign-key error at commit and a 500, found by bench.webhooks.)
+    hook = make_hook(api, receiver.url)
+    create_order(api)
+    receiver.hold.clear()
+    sending = threading.Thread(target=_in_thread, args=(delivery.pump,))
+    sending.start()
+    receiver.wait_for(1)
+    waited = []
+    releasing = threading.Thread(target=_in_thread, args=(_release_when_waiting, receiver, waited))
+    releasing.start()
+
+    response = api.delete(f"/api/webhooks/{hook['id']}")
+
+    sending.join(30)
+    releasing.join(30)
+    assert waited == [True]  # the delete did wait for the batch being sent
+    assert response.status_code == 200, response.content
+    assert len(receiver.requests) == 1
+    assert not Webhook.objects.exists() and not Delivery.objects.exists() and not DeliveryAttempt.objects.exists()
+
+
+def _in_thread(work, *args):
+    try:
+        work(*args)
+    finally:
+        connection.close()
+
+
+def _release_when_waiting(receiver, waited: list) -> None:
+    """Let the receiver answer once a delete of deliveries waits for a lock."""
+    deadline = time.monotonic() + 20
+    try:
+        while time.monotonic() < deadline and not waited:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                               "AND query LIKE '%%FROM webhooks_delivery WHERE webhook_id%%FOR UPDATE%%'")
+                if cursor.fetchone()[0]:
+                    waited.append(True)
+            time.sleep(0.02)
+    finally:
+        receiver.hold.set()
 
 
 def test_ssrf_is_refused_at_send_time(api, orders, receiver, settings):
