@@ -19,9 +19,13 @@ With no interest in a model each trigger costs one constant test and writes noth
 whether anyone watches a model is baked into its trigger function, which
 `change_interest_set`/`_clear` rewrite (only the function: no lock on the table).
 Changes of one record within one transaction merge into one row per consumer. `data` is
-filled at commit (a deferred trigger on the feed table runs `infinity_record_json_<id>`,
-the list pages' own SQL renderer), so it is the record as committed, and a
-`pg_notify('infinity_changes', consumer)` tells listeners there is work.
+the record as committed, written by the list pages' own SQL renderer: a create's by the
+insert trigger from the new rows (a plan PL/pgSQL keeps: no per-row dynamic SQL on the
+create path), the rest at commit by a deferred trigger on the feed table, which runs
+`infinity_record_json_<id>` (and does so for a create too when a later statement of the
+transaction changed that record). At commit a `pg_notify('infinity_changes', consumer)`
+tells listeners there is work, once per transaction and only when none of that consumer's
+changes from other transactions wait (NOTIFY serializes the commits that send one).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ PAIRS_PER_CALL = 40  # jsonb_build_object takes at most 100 arguments
 # every rewrite takes this lock first, until its transaction ends.
 LOCK_SQL = "SELECT pg_advisory_xact_lock(7321957066)"
 
-# Functions every data table's triggers share; created by migration 0008.
+# Functions every data table's triggers share; created by migration 0008, changed by 0010.
 SHARED_SQL = f"""
 CREATE OR REPLACE FUNCTION infinity_change_updated(model_id integer, rid text, names text[], prev jsonb)
 RETURNS void LANGUAGE plpgsql AS $$
@@ -55,7 +59,7 @@ BEGIN
              WHERE (data_model_id = model_id OR data_model_id IS NULL) AND 'record.updated' = ANY(events) LOOP
         SELECT id, event INTO pending FROM {TABLE}
             WHERE txid = tx AND record_id = rid AND consumer = i.consumer AND data_model_id = model_id
-              AND data IS NULL ORDER BY id LIMIT 1;
+              AND event <> 'record.deleted' ORDER BY id LIMIT 1;
         IF pending.id IS NOT NULL THEN
             -- Earlier in this transaction: a create says it all; an update gains these
             -- fields, keeping the oldest value of each.
@@ -75,6 +79,20 @@ BEGIN
 END
 $$;
 
+-- A record created earlier in this transaction changed again (a later statement): its
+-- `record.created` rows, written with the record's JSON, are written again at commit.
+CREATE OR REPLACE FUNCTION infinity_change_touched(model_id integer, rid text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE {TABLE} SET data = NULL
+        WHERE txid = txid_current() AND record_id = rid AND data_model_id = model_id
+          AND event = 'record.created' AND data IS NOT NULL;
+    IF FOUND THEN
+        PERFORM set_config('infinity.touched', '1', true);
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION infinity_link_changes() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     model_id integer := TG_ARGV[0]::integer;
@@ -83,8 +101,7 @@ DECLARE
     prev json;
     changes text := CASE TG_OP WHEN 'INSERT' THEN 'new_rows' ELSE 'old_rows' END;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM {INTERESTS} WHERE (data_model_id = model_id OR data_model_id IS NULL)
-                   AND 'record.updated' = ANY(events)) THEN
+    IF NOT EXISTS (SELECT 1 FROM {INTERESTS} WHERE (data_model_id = model_id OR data_model_id IS NULL)) THEN
         RETURN NULL;
     END IF;
     SELECT name INTO fname FROM datamodels_field WHERE id = TG_ARGV[1]::integer;
@@ -102,6 +119,7 @@ BEGIN
                            'UNION ALL SELECT id, target_id FROM old_rows WHERE source_id = $1) l', TG_TABLE_NAME)
                 INTO prev USING src;
         END IF;
+        PERFORM infinity_change_touched(model_id, src);
         PERFORM infinity_change_updated(model_id, src, ARRAY[fname], jsonb_build_object(fname, prev));
     END LOOP;
     RETURN NULL;
@@ -111,6 +129,16 @@ $$;
 CREATE OR REPLACE FUNCTION infinity_change_finalize() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE body text; woke text := 'infinity.woke_' || md5(NEW.consumer);
 BEGIN
+    -- A create is written with its record's JSON; only when a later statement of this
+    -- transaction touched one (`infinity_change_touched`) is its row looked at again.
+    IF NEW.data IS NOT NULL AND NEW.event = 'record.created'
+       AND coalesce(current_setting('infinity.touched', true), '') = '1' THEN
+        SELECT data INTO body FROM {TABLE} WHERE id = NEW.id;
+        IF NOT FOUND THEN  -- its record was deleted later in this transaction: the delete says it
+            RETURN NULL;
+        END IF;
+        NEW.data := body;
+    END IF;
     IF NEW.data IS NULL THEN
         EXECUTE format('SELECT infinity_record_json_%s($1)', NEW.data_model_id) INTO body USING NEW.record_id;
         IF body IS NULL THEN  -- deleted later in this transaction: its delete says it
@@ -142,6 +170,7 @@ DROP_SHARED_SQL = f"""
 DROP TRIGGER IF EXISTS {TABLE}_finalize ON {TABLE};
 DROP FUNCTION IF EXISTS infinity_change_finalize();
 DROP FUNCTION IF EXISTS infinity_link_changes();
+DROP FUNCTION IF EXISTS infinity_change_touched(integer, text);
 DROP FUNCTION IF EXISTS infinity_change_updated(integer, text, text[], jsonb);
 """
 
@@ -197,13 +226,22 @@ BEGIN
     END IF;
     IF TG_OP = 'INSERT' THEN
         IF EXISTS (SELECT 1 FROM {INTERESTS} i WHERE {_watched(model_id, 'record.created')}) THEN
-            INSERT INTO {TABLE} (consumer, data_model_id, record_id, event, changed, created_at, txid)
+            -- The record's JSON is written now, from the new row (a plan PL/pgSQL keeps), not
+            -- at commit: a later statement changing it marks it to be written again.
+            INSERT INTO {TABLE} (consumer, data_model_id, record_id, event, changed, data, created_at, txid)
                 SELECT i.consumer, {model_id}, n.id, 'record.created', {_text_array([f.name for f in shown])},
-                       now(), txid_current()
-                FROM {INTERESTS} i CROSS JOIN new_rows n WHERE {_watched(model_id, 'record.created')};
+                       row_to_json(j)::text, now(), txid_current()
+                FROM {INTERESTS} i CROSS JOIN new_rows n CROSS JOIN LATERAL (SELECT {', '.join(record_json_items(fields, 'n'))}) j
+                WHERE {_watched(model_id, 'record.created')};
         END IF;
         RETURN NULL;
     ELSIF TG_OP = 'DELETE' THEN
+        -- Created earlier in this transaction: no create is sent, only the delete.
+        DELETE FROM {TABLE} WHERE txid = txid_current() AND record_id = OLD.id AND data_model_id = {model_id}
+            AND event = 'record.created';
+        IF FOUND THEN
+            PERFORM set_config('infinity.touched', '1', true);
+        END IF;
         IF EXISTS (SELECT 1 FROM {INTERESTS} i WHERE {_watched(model_id, 'record.deleted')}) THEN
             INSERT INTO {TABLE} (consumer, data_model_id, record_id, event, changed, data, created_at, txid)
                 SELECT i.consumer, {model_id}, OLD.id, 'record.deleted', '{{}}', infinity_record_json_{model_id}(OLD.id),
@@ -212,6 +250,7 @@ BEGIN
         END IF;
         RETURN OLD;
     END IF;
+    PERFORM infinity_change_touched({model_id}, NEW.id);
     IF NOT EXISTS (SELECT 1 FROM {INTERESTS} i WHERE {_watched(model_id, 'record.updated')}) THEN
         RETURN NULL;
     END IF;

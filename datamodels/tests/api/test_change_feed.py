@@ -154,6 +154,30 @@ def test_a_rolled_back_change_leaves_nothing(companies):
     assert feed() == []
 
 
+@pytest.mark.parametrize("events", [ALL, ["record.created"]])
+def test_a_create_changed_again_in_its_transaction_carries_the_record_as_committed(companies, customers, events):
+    # The create's row is written with the record's JSON by the insert trigger; a later
+    # statement of the same transaction (an update, a link) has it written again at commit,
+    # also for a consumer that asked for creates only. A record created and deleted in one
+    # transaction leaves only its delete.
+    watch(companies, events)
+    entry = current_schema().get("companies")
+    name, country = (companies.fields.get(name=n).column for n in ("name", "country"))
+    with transaction.atomic(), connection.cursor() as cursor:
+        first = record_create(entry=entry, data={"name": "A"})
+        cursor.execute(f'UPDATE "{companies.db_table}" SET "{name}" = %s, "{country}" = %s WHERE id = %s',
+                       ["A2", "FR", first.pk])
+        gone = record_create(entry=entry, data={"name": "B"})
+        cursor.execute(f'DELETE FROM "{companies.db_table}" WHERE id = %s', [gone.pk])
+        kept = record_create(entry=entry, data={"name": "C"})
+    expected = [("record.created", first.pk), *([("record.deleted", gone.pk)] if events == ALL else []),
+                ("record.created", kept.pk)]
+    assert [(c["event"], c["id"]) for c in feed()] == expected
+    assert (feed()[0]["data"]["name"], feed()[0]["data"]["country"]) == ("A2", "FR")
+    assert feed()[-1]["data"]["name"] == "C"
+    assert fetch("SELECT count(*) FROM datamodels_recordchange WHERE data IS NULL") == [(0,)]
+
+
 def test_raw_sql_and_copy_are_captured_too(companies):
     watch(companies)
     name = companies.fields.get(name="name").column
