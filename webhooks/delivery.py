@@ -89,8 +89,23 @@ def fan_out(limit: int = FAN_OUT_BATCH) -> int:
                          next_attempt_at=now)
                 for change in taken if change.data_model_id in names
                 for hook in hooks if _wants(hook, change)]
-        Delivery.objects.bulk_create(rows)
+        copy_rows(Delivery, rows)
     return len(taken)
+
+
+def copy_rows(model, rows: list) -> None:
+    """Insert model instances with COPY: Django's bulk_create sends each column as an array
+    that psycopg quotes value by value in Python, the worker's largest cost per delivery."""
+    if not rows:
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key or f.has_default()]
+    for row in rows:
+        for field in fields:
+            field.pre_save(row, add=True)  # auto_now_add and the like
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    with connection.cursor() as cursor, cursor.copy(f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([getattr(row, f.attname) for f in fields])
 
 
 # --- 2. sending ---------------------------------------------------------------------
@@ -137,7 +152,7 @@ def send_due(limit: int | None = None) -> int:
         outcomes = list(_pool_of().map(lambda request: sender.post(*request), requests))
         attempts = [_record(delivery, outcome, now) for delivery, outcome in zip(due, outcomes)]
         # Two statements for the whole batch, whatever its size.
-        DeliveryAttempt.objects.bulk_create(attempts)
+        copy_rows(DeliveryAttempt, attempts)
         _save_states(due)
         _update_webhooks(due, outcomes)
     return len(due)
