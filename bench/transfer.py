@@ -10,7 +10,7 @@ file with ids and timestamps, as an export writes them. On a model of their own
   `manage.py records export bench_transfer -o FILE` as CSV and as JSON Lines;
 
 and the peak RSS of each command process (its rusage). Targets: import ≥ 50 % of COPY's
-rate, export ≥ 70 %, peak memory < 200 MB. Run alone: `N=20000 python -m bench.transfer`
+rate, export ≥ 70 %, peak memory < 200 MB. Run alone: `BENCH_TRANSFER_N=20000 python -m bench.transfer`
 (the benchmark database, as `bench.run` uses). Prints a Markdown table; `bench.run`
 appends it to its report.
 
@@ -194,7 +194,7 @@ def measure_in_process(count: int, workdir: Path) -> list[dict]:
 def main() -> None:
     in_process = "--in-process" in sys.argv
     args = [arg for arg in sys.argv[1:] if arg != "--in-process"]
-    count = int(args[0]) if args else int(os.environ.get("N", 1_000_000))
+    count = int(args[0]) if args else int(os.environ.get("BENCH_TRANSFER_N", os.environ.get("N", 1_000_000)))
     call_command("migrate", verbosity=0)
     with tempfile.TemporaryDirectory() as tmp:
         rows = (measure_in_process if in_process else measure)(count, Path(tmp))
