@@ -63,14 +63,15 @@ def test_jsonl_export_holds_the_apis_values(sample, superuser):
 
 @pytest.mark.parametrize("fields", [("id", "created_at", "updated_at", *LISTED_FIELDS), ("id", "projects")])
 def test_each_jsonl_line_is_the_lists_record_text_byte_for_byte(fields, sample, superuser):
-    """The export writes its objects itself (not `row_to_json`): each line must be the exact
-    bytes the list embeds for that record: every type but vectors (which lists render in
-    Python), with nulls, escapes, microseconds and JSON. To-many ids are asked for alone:
-    lists put them after the other fields, exports keep the model's order."""
+    """Each line is the exact bytes the list embeds for that record: every type but vectors
+    (which lists render in Python), with nulls, escapes, microseconds and JSON. To-many ids
+    are asked for alone: lists put them after the other fields, exports keep the model's order."""
     client = client_with(superuser)
     listed = client.get(f"{BASE}/customers", {"fields": ",".join(fields), "limit": 100}).content
 
-    lines = body_of(client.get(f"{BASE}/customers/export", {"format": "jsonl", "fields": ",".join(fields)})).splitlines()
+    exported = client.get(f"{BASE}/customers/export", {"format": "jsonl", "fields": ",".join(fields)})
+
+    lines = body_of(exported).splitlines()
 
     assert len(lines) == 3
     for line in lines:
