@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field as dc_field
+from datetime import datetime
 from typing import BinaryIO, Callable
 
 import orjson
@@ -295,11 +296,16 @@ def _timestamp(value, key: str):
     as the parsed datetime."""
     if value is None or value == "":
         return None
+    if isinstance(value, str) and PLAIN_UTC.fullmatch(value):
+        try:  # parse_datetime's check for such a text: a UTC time cannot leave years 1-9999
+            datetime.fromisoformat(value)
+            return value
+        except ValueError:
+            pass  # e.g. February 30th: refused below with parse_datetime's message
     try:
-        parsed = parse_datetime(value)
+        return parse_datetime(value)
     except InvalidValue as exc:
         raise _BadTimestamp(key, str(exc)) from None
-    return value if PLAIN_UTC.fullmatch(value) else parsed
 
 
 def _check_and_write(staging: Staging, columns: set[str], upsert_on, result: ImportResult, dry_run: bool) -> bool:

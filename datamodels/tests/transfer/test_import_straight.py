@@ -132,3 +132,13 @@ def test_every_form_of_timestamp_is_stored_as_the_instant_it_names(upsert, membe
         ("rec_01HBBBBBBBBBBBBBBBBBBBBBBB", "2020-01-02 03:04:05.123456", "2020-01-02 03:04:05.000001"),
         ("rec_01HCCCCCCCCCCCCCCCCCCCCCCC", "0999-12-31 23:59:59.999999", "0999-12-31 23:59:59.999999"),
     ]
+
+
+def test_a_plain_utc_text_that_is_no_date_is_refused_with_the_apis_message(members, tmp_path):
+    content = "created_at,name\n2024-02-30T00:00:00Z,Ann\n2024-02-29T00:00:00Z,Bob\n"
+
+    code, _, err = run("import", "members", write(tmp_path, "m.csv", content))
+
+    assert code == 1
+    assert "line 2, created_at: Must be an ISO 8601 date-time, e.g. 2024-01-01T00:00:00Z" in err
+    assert "line 3" not in err and table_rows(members) == []
