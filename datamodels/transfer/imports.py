@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field as dc_field
+from datetime import datetime
 from typing import BinaryIO, Callable
 
 import orjson
@@ -55,6 +56,7 @@ from .formats import FileRefused, NotJson, Reader, RowProblem
 MAX_REPORTED = 100
 DEFAULT_BATCH = 10_000
 RECORD_ID = re.compile(r"rec_[0-9A-HJKMNP-TV-Z]{26}")
+PLAIN_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
 
 
 @dataclass
@@ -242,6 +244,7 @@ class _RowMaker:
         self.encoders = staging.encoders()
         self.direct = staging.direct
         self.json_fields = [f.name for f in staging.entry.fields if f.type == "json"]
+        self.now_text = now.isoformat()  # sent as text: see `_timestamp`
 
     def __call__(self, item, result: ImportResult) -> tuple | None:
         """One record as a staging row, or None (its problems added to `result`)."""
@@ -251,14 +254,16 @@ class _RowMaker:
             result.add(item)
             return None
         line, data = item
-        system = {key: data.pop(key) for key in ("id", "created_at", "updated_at") if key in data}
+        pop = data.pop  # the system keys are not fields: out before the check
+        record_id, created_at, updated_at = pop("id", None), pop("created_at", None), pop("updated_at", None)
         problems = [RowProblem(line, name, "Must be valid JSON text")
-                    for name in self.json_fields if isinstance(data.get(name), NotJson)]
+                    for name in self.json_fields if isinstance(data.get(name), NotJson)] if self.json_fields else []
         clean, errors = clean_record(self.entry, data, partial=False, relations=False)
-        problems += [RowProblem(line, e["field"], e["message"]) for e in errors]
+        if errors:
+            problems += [RowProblem(line, e["field"], e["message"]) for e in errors]
         try:
-            created = _timestamp(system, "created_at") or self.now
-            updated = _timestamp(system, "updated_at") or created
+            created = _timestamp(created_at, "created_at") or self.now_text
+            updated = _timestamp(updated_at, "updated_at") or created
         except _BadTimestamp as exc:
             problems.append(RowProblem(line, exc.field, exc.message))
         if problems:
@@ -267,7 +272,6 @@ class _RowMaker:
             for problem in problems:
                 result.add(problem)
             return None
-        record_id = system.get("id")
         if not isinstance(record_id, str) or not RECORD_ID.fullmatch(record_id):
             record_id = new_record_id()
         columns = clean.columns
@@ -283,10 +287,21 @@ class _BadTimestamp(Exception):
         self.field, self.message = field, message
 
 
-def _timestamp(system: dict, key: str):
-    value = system.get(key)
+def _timestamp(value, key: str):
+    """The value to send for `created_at`/`updated_at`, checked by `parse_datetime` as ever.
+
+    A plain UTC ISO text (`2024-01-01T00:00:07Z`, up to six digits of fraction, as exports
+    write it) goes to COPY as the file's text, which PostgreSQL reads as the same instant:
+    dumping a datetime object again cost more than checking the row. Anything else is sent
+    as the parsed datetime."""
     if value is None or value == "":
         return None
+    if isinstance(value, str) and PLAIN_UTC.fullmatch(value):
+        try:  # parse_datetime's check for such a text: a UTC time cannot leave years 1-9999
+            datetime.fromisoformat(value)
+            return value
+        except ValueError:
+            pass  # e.g. February 30th: refused below with parse_datetime's message
     try:
         return parse_datetime(value)
     except InvalidValue as exc:

@@ -108,3 +108,37 @@ def test_a_file_that_cannot_be_read_twice_takes_the_staging_path(members, conten
         assert result.problems == [{"line": 3, "field": "email",
                                     "message": "Must be unique: this value is also on line 2"}]
         assert row_count(members.pk) == 0
+
+
+@pytest.mark.parametrize("upsert", [False, True])  # the straight path, and the staging path (--upsert-on)
+def test_every_form_of_timestamp_is_stored_as_the_instant_it_names(upsert, members, tmp_path):
+    """Plain UTC texts go to COPY as written, others as the parsed datetime: the same instants either way."""
+    stamps = {
+        "rec_01HAAAAAAAAAAAAAAAAAAAAAAA": ("2020-01-02T03:04:05Z", "2020-01-02T03:04:05.5Z"),
+        "rec_01HBBBBBBBBBBBBBBBBBBBBBBB": ("2020-01-02T05:04:05.123456+02:00", "2020-01-02T03:04:05.000001"),
+        "rec_01HCCCCCCCCCCCCCCCCCCCCCCC": ("0999-12-31T23:59:59.999999Z", ""),
+    }
+    content = "id,created_at,updated_at,name\n" + "".join(
+        f"{record_id},{created},{updated},N\n" for record_id, (created, updated) in stamps.items())
+
+    code, _, err = run("import", "members", write(tmp_path, "m.csv", content), *(["--upsert-on", "id"] * upsert))
+
+    assert code == 0, err
+    stored = fetch(f"""SELECT id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
+                              to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')
+                       FROM "{members.db_table}" ORDER BY id""")
+    assert stored == [
+        ("rec_01HAAAAAAAAAAAAAAAAAAAAAAA", "2020-01-02 03:04:05.000000", "2020-01-02 03:04:05.500000"),
+        ("rec_01HBBBBBBBBBBBBBBBBBBBBBBB", "2020-01-02 03:04:05.123456", "2020-01-02 03:04:05.000001"),
+        ("rec_01HCCCCCCCCCCCCCCCCCCCCCCC", "0999-12-31 23:59:59.999999", "0999-12-31 23:59:59.999999"),
+    ]
+
+
+def test_a_plain_utc_text_that_is_no_date_is_refused_with_the_apis_message(members, tmp_path):
+    content = "created_at,name\n2024-02-30T00:00:00Z,Ann\n2024-02-29T00:00:00Z,Bob\n"
+
+    code, _, err = run("import", "members", write(tmp_path, "m.csv", content))
+
+    assert code == 1
+    assert "line 2, created_at: Must be an ISO 8601 date-time, e.g. 2024-01-01T00:00:00Z" in err
+    assert "line 3" not in err and table_rows(members) == []
