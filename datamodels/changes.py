@@ -19,13 +19,14 @@ With no interest in a model each trigger costs one constant test and writes noth
 whether anyone watches a model is baked into its trigger function, which
 `change_interest_set`/`_clear` rewrite (only the function: no lock on the table).
 Changes of one record within one transaction merge into one row per consumer. `data` is
-the record as committed, written by the list pages' own SQL renderer: a create's by the
-insert trigger from the new rows (a plan PL/pgSQL keeps: no per-row dynamic SQL on the
-create path), the rest at commit by a deferred trigger on the feed table, which runs
-`infinity_record_json_<id>` (and does so for a create too when a later statement of the
-transaction changed that record). At commit a `pg_notify('infinity_changes', consumer)`
-tells listeners there is work, once per transaction and only when none of that consumer's
-changes from other transactions wait (NOTIFY serializes the commits that send one).
+the record as committed, written by the list pages' own SQL renderer: a create's and a
+delete's by their triggers (a create's from the new rows, in a plan PL/pgSQL keeps: no
+per-row work at commit on the create path), an update's at commit by a deferred trigger
+on the feed table running `infinity_record_json_<id>` (a create whose record a later
+statement of the transaction changed is written again without its JSON, so it gets it
+there too). A `pg_notify('infinity_changes', consumer)` at commit tells listeners there is
+work: once per transaction, and only when none of that consumer's changes from other
+transactions wait (NOTIFY serializes the commits that send one).
 """
 
 from __future__ import annotations
@@ -80,15 +81,33 @@ END
 $$;
 
 -- A record created earlier in this transaction changed again (a later statement): its
--- `record.created` rows, written with the record's JSON, are written again at commit.
+-- `record.created` rows, written with the record's JSON, are written anew without it, so
+-- the deferred trigger renders them at commit.
 CREATE OR REPLACE FUNCTION infinity_change_touched(model_id integer, rid text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE {TABLE} SET data = NULL
-        WHERE txid = txid_current() AND record_id = rid AND data_model_id = model_id
-          AND event = 'record.created' AND data IS NOT NULL;
-    IF FOUND THEN
-        PERFORM set_config('infinity.touched', '1', true);
+    WITH gone AS (
+        DELETE FROM {TABLE} WHERE txid = txid_current() AND record_id = rid AND data_model_id = model_id
+            AND event = 'record.created' AND data IS NOT NULL
+        RETURNING consumer, changed, created_at, txid)
+    INSERT INTO {TABLE} (consumer, data_model_id, record_id, event, changed, created_at, txid)
+        SELECT consumer, model_id, rid, 'record.created', changed, created_at, txid FROM gone;
+END
+$$;
+
+-- Wake `consumer`'s listeners when this transaction commits: at most once per transaction,
+-- and only when none of its changes from other transactions wait (those mean it is awake,
+-- taking them, or soon will be; its loop looks again shortly after its last batch). NOTIFY
+-- is not free: every committing transaction that sent one queues behind one lock until its
+-- commit is flushed.
+CREATE OR REPLACE FUNCTION infinity_change_wake(who text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE woke text := 'infinity.woke_' || md5(who);
+BEGIN
+    IF coalesce(current_setting(woke, true), '') <> '1' THEN
+        PERFORM set_config(woke, '1', true);
+        IF NOT EXISTS (SELECT 1 FROM {TABLE} WHERE consumer = who AND txid <> txid_current()) THEN
+            PERFORM pg_notify('{CHANNEL}', who);
+        END IF;
     END IF;
 END
 $$;
@@ -126,44 +145,25 @@ BEGIN
 END
 $$;
 
+-- Rows written without their record's JSON (updates, touched creates) get it at commit:
+-- the record as committed.
 CREATE OR REPLACE FUNCTION infinity_change_finalize() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE body text; woke text := 'infinity.woke_' || md5(NEW.consumer);
+DECLARE body text;
 BEGIN
-    -- A create is written with its record's JSON; only when a later statement of this
-    -- transaction touched one (`infinity_change_touched`) is its row looked at again.
-    IF NEW.data IS NOT NULL AND NEW.event = 'record.created'
-       AND coalesce(current_setting('infinity.touched', true), '') = '1' THEN
-        SELECT data INTO body FROM {TABLE} WHERE id = NEW.id;
-        IF NOT FOUND THEN  -- its record was deleted later in this transaction: the delete says it
-            RETURN NULL;
-        END IF;
-        NEW.data := body;
+    EXECUTE format('SELECT infinity_record_json_%s($1)', NEW.data_model_id) INTO body USING NEW.record_id;
+    IF body IS NULL THEN  -- deleted later in this transaction: its delete says it
+        DELETE FROM {TABLE} WHERE id = NEW.id;
+        RETURN NULL;
     END IF;
-    IF NEW.data IS NULL THEN
-        EXECUTE format('SELECT infinity_record_json_%s($1)', NEW.data_model_id) INTO body USING NEW.record_id;
-        IF body IS NULL THEN  -- deleted later in this transaction: its delete says it
-            DELETE FROM {TABLE} WHERE id = NEW.id;
-            RETURN NULL;
-        END IF;
-        UPDATE {TABLE} SET data = body WHERE id = NEW.id;
-    END IF;
-    -- Wake the consumer at most once per transaction, and only when none of its changes
-    -- from other transactions wait: those mean it is awake (taking them) or will be, and
-    -- its drain looks again after its last batch. NOTIFY is not free: every committing
-    -- transaction that sent one queues behind one lock until its commit is flushed.
-    IF coalesce(current_setting(woke, true), '') <> '1' THEN
-        PERFORM set_config(woke, '1', true);
-        IF NOT EXISTS (SELECT 1 FROM {TABLE} WHERE consumer = NEW.consumer AND txid <> NEW.txid) THEN
-            PERFORM pg_notify('{CHANNEL}', NEW.consumer);
-        END IF;
-    END IF;
+    UPDATE {TABLE} SET data = body WHERE id = NEW.id;
+    PERFORM infinity_change_wake(NEW.consumer);
     RETURN NULL;
 END
 $$;
 
 DROP TRIGGER IF EXISTS {TABLE}_finalize ON {TABLE};
 CREATE CONSTRAINT TRIGGER {TABLE}_finalize AFTER INSERT ON {TABLE}
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION infinity_change_finalize();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.data IS NULL) EXECUTE FUNCTION infinity_change_finalize();
 """
 
 DROP_SHARED_SQL = f"""
@@ -171,6 +171,7 @@ DROP TRIGGER IF EXISTS {TABLE}_finalize ON {TABLE};
 DROP FUNCTION IF EXISTS infinity_change_finalize();
 DROP FUNCTION IF EXISTS infinity_link_changes();
 DROP FUNCTION IF EXISTS infinity_change_touched(integer, text);
+DROP FUNCTION IF EXISTS infinity_change_wake(text);
 DROP FUNCTION IF EXISTS infinity_change_updated(integer, text, text[], jsonb);
 """
 
@@ -233,20 +234,19 @@ BEGIN
                        row_to_json(j)::text, now(), txid_current()
                 FROM {INTERESTS} i CROSS JOIN new_rows n CROSS JOIN LATERAL (SELECT {', '.join(record_json_items(fields, 'n'))}) j
                 WHERE {_watched(model_id, 'record.created')};
+            PERFORM infinity_change_wake(i.consumer) FROM {INTERESTS} i WHERE {_watched(model_id, 'record.created')};
         END IF;
         RETURN NULL;
     ELSIF TG_OP = 'DELETE' THEN
         -- Created earlier in this transaction: no create is sent, only the delete.
         DELETE FROM {TABLE} WHERE txid = txid_current() AND record_id = OLD.id AND data_model_id = {model_id}
             AND event = 'record.created';
-        IF FOUND THEN
-            PERFORM set_config('infinity.touched', '1', true);
-        END IF;
         IF EXISTS (SELECT 1 FROM {INTERESTS} i WHERE {_watched(model_id, 'record.deleted')}) THEN
             INSERT INTO {TABLE} (consumer, data_model_id, record_id, event, changed, data, created_at, txid)
                 SELECT i.consumer, {model_id}, OLD.id, 'record.deleted', '{{}}', infinity_record_json_{model_id}(OLD.id),
                        now(), txid_current()
                 FROM {INTERESTS} i WHERE {_watched(model_id, 'record.deleted')};
+            PERFORM infinity_change_wake(i.consumer) FROM {INTERESTS} i WHERE {_watched(model_id, 'record.deleted')};
         END IF;
         RETURN OLD;
     END IF;

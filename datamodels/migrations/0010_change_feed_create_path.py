@@ -1,15 +1,16 @@
-"""The change feed's create path writes the record's JSON in the insert trigger, and commits
-wake a consumer only when needed.
+"""The change feed's create path does no work at commit, and commits wake a consumer only when needed.
 
 - A create's row carries its record's JSON from the insert trigger (rendered from the new
-  rows by a plan PL/pgSQL keeps). It was rendered at commit through dynamic SQL, per row:
-  that halved the inserts per second of a watched model (pgbench). A later statement of the
-  same transaction that changes the record has it rendered again at commit
+  rows by a plan PL/pgSQL keeps), and the deferred trigger runs only for rows written
+  without it (updates). Rendering every create at commit through dynamic SQL, per row,
+  halved the inserts per second of a watched model (pgbench). A later statement of the
+  same transaction that changes the record writes its create again without the JSON
   (`infinity_change_touched`), so a create still carries the record as committed.
-- A commit sends NOTIFY once per transaction, and only when none of that consumer's
-  changes from other transactions wait: PostgreSQL serializes notifying commits behind one
-  lock held until their commit is flushed. The consumers look again 0.1 s after their
-  last batch (`webhooks.delivery.pump`, `search.worker.run`).
+- A transaction sends NOTIFY at most once per consumer, and only when none of that
+  consumer's changes from other transactions wait (`infinity_change_wake`): PostgreSQL
+  serializes notifying commits behind one lock held until their commit is flushed. The
+  consumers look again 0.1 s after their last batch (`webhooks.delivery.pump`,
+  `search.worker.run`).
 """
 
 import importlib
@@ -55,15 +56,33 @@ END
 $$;
 
 -- A record created earlier in this transaction changed again (a later statement): its
--- `record.created` rows, written with the record's JSON, are written again at commit.
+-- `record.created` rows, written with the record's JSON, are written anew without it, so
+-- the deferred trigger renders them at commit.
 CREATE OR REPLACE FUNCTION infinity_change_touched(model_id integer, rid text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE datamodels_recordchange SET data = NULL
-        WHERE txid = txid_current() AND record_id = rid AND data_model_id = model_id
-          AND event = 'record.created' AND data IS NOT NULL;
-    IF FOUND THEN
-        PERFORM set_config('infinity.touched', '1', true);
+    WITH gone AS (
+        DELETE FROM datamodels_recordchange WHERE txid = txid_current() AND record_id = rid AND data_model_id = model_id
+            AND event = 'record.created' AND data IS NOT NULL
+        RETURNING consumer, changed, created_at, txid)
+    INSERT INTO datamodels_recordchange (consumer, data_model_id, record_id, event, changed, created_at, txid)
+        SELECT consumer, model_id, rid, 'record.created', changed, created_at, txid FROM gone;
+END
+$$;
+
+-- Wake `consumer`'s listeners when this transaction commits: at most once per transaction,
+-- and only when none of its changes from other transactions wait (those mean it is awake,
+-- taking them, or soon will be; its loop looks again shortly after its last batch). NOTIFY
+-- is not free: every committing transaction that sent one queues behind one lock until its
+-- commit is flushed.
+CREATE OR REPLACE FUNCTION infinity_change_wake(who text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE woke text := 'infinity.woke_' || md5(who);
+BEGIN
+    IF coalesce(current_setting(woke, true), '') <> '1' THEN
+        PERFORM set_config(woke, '1', true);
+        IF NOT EXISTS (SELECT 1 FROM datamodels_recordchange WHERE consumer = who AND txid <> txid_current()) THEN
+            PERFORM pg_notify('infinity_changes', who);
+        END IF;
     END IF;
 END
 $$;
@@ -101,48 +120,30 @@ BEGIN
 END
 $$;
 
+-- Rows written without their record's JSON (updates, touched creates) get it at commit:
+-- the record as committed.
 CREATE OR REPLACE FUNCTION infinity_change_finalize() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE body text; woke text := 'infinity.woke_' || md5(NEW.consumer);
+DECLARE body text;
 BEGIN
-    -- A create is written with its record's JSON; only when a later statement of this
-    -- transaction touched one (`infinity_change_touched`) is its row looked at again.
-    IF NEW.data IS NOT NULL AND NEW.event = 'record.created'
-       AND coalesce(current_setting('infinity.touched', true), '') = '1' THEN
-        SELECT data INTO body FROM datamodels_recordchange WHERE id = NEW.id;
-        IF NOT FOUND THEN  -- its record was deleted later in this transaction: the delete says it
-            RETURN NULL;
-        END IF;
-        NEW.data := body;
+    EXECUTE format('SELECT infinity_record_json_%s($1)', NEW.data_model_id) INTO body USING NEW.record_id;
+    IF body IS NULL THEN  -- deleted later in this transaction: its delete says it
+        DELETE FROM datamodels_recordchange WHERE id = NEW.id;
+        RETURN NULL;
     END IF;
-    IF NEW.data IS NULL THEN
-        EXECUTE format('SELECT infinity_record_json_%s($1)', NEW.data_model_id) INTO body USING NEW.record_id;
-        IF body IS NULL THEN  -- deleted later in this transaction: its delete says it
-            DELETE FROM datamodels_recordchange WHERE id = NEW.id;
-            RETURN NULL;
-        END IF;
-        UPDATE datamodels_recordchange SET data = body WHERE id = NEW.id;
-    END IF;
-    -- Wake the consumer at most once per transaction, and only when none of its changes
-    -- from other transactions wait: those mean it is awake (taking them) or will be, and
-    -- its drain looks again after its last batch. NOTIFY is not free: every committing
-    -- transaction that sent one queues behind one lock until its commit is flushed.
-    IF coalesce(current_setting(woke, true), '') <> '1' THEN
-        PERFORM set_config(woke, '1', true);
-        IF NOT EXISTS (SELECT 1 FROM datamodels_recordchange WHERE consumer = NEW.consumer AND txid <> NEW.txid) THEN
-            PERFORM pg_notify('infinity_changes', NEW.consumer);
-        END IF;
-    END IF;
+    UPDATE datamodels_recordchange SET data = body WHERE id = NEW.id;
+    PERFORM infinity_change_wake(NEW.consumer);
     RETURN NULL;
 END
 $$;
 
 DROP TRIGGER IF EXISTS datamodels_recordchange_finalize ON datamodels_recordchange;
 CREATE CONSTRAINT TRIGGER datamodels_recordchange_finalize AFTER INSERT ON datamodels_recordchange
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION infinity_change_finalize();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.data IS NULL) EXECUTE FUNCTION infinity_change_finalize();
 """
 
 BEFORE = importlib.import_module("datamodels.migrations.0008_change_feed").SHARED_SQL + """
 DROP FUNCTION IF EXISTS infinity_change_touched(integer, text);
+DROP FUNCTION IF EXISTS infinity_change_wake(text);
 """
 
 
