@@ -14,6 +14,7 @@ On the bench database (bench.setup_data's `customers`), with the production serv
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import statistics
@@ -23,8 +24,9 @@ import tempfile
 import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import orjson
 
 from bench.run import (PORT, PY, ROOT, database_info, remove_created, requests_under_test, run_wrk, shutil,
                        start_server)
@@ -37,30 +39,44 @@ BASE = f"http://127.0.0.1:{PORT}"
 
 
 class Receiver:
-    """Counts deliveries by record id and when each first arrived."""
+    """Counts deliveries by record id and when each first arrived.
+
+    A minimal HTTP/1.1 server on asyncio (keep-alive, Content-Length bodies, 204 answers):
+    it stands for a receiver on another machine, so it takes as little of this machine's
+    CPU as it can (http.server's parsing cost about 0.2 ms per delivery, a third of what
+    the worker spends).
+    """
 
     def __init__(self):
         self.arrived: dict[str, float] = {}
         self.lock = threading.Lock()
-        receiver = self
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        threading.Thread(target=self._serve, args=(ready,), daemon=True).start()
+        ready.wait(10)
+        self.url = f"http://127.0.0.1:{self.port}/hook"
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+    def _serve(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(asyncio.start_server(self._connection, "127.0.0.1", 0))
+        self.port = server.sockets[0].getsockname()[1]
+        ready.set()
+        self.loop.run_forever()
 
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                with receiver.lock:
-                    receiver.arrived.setdefault(body["data"]["id"], time.time())
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                body = orjson.loads(await reader.readexactly(length))
+                with self.lock:
+                    self.arrived.setdefault(body["data"]["id"], time.time())
+                writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
 
     def wait_for(self, ids, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

@@ -2,7 +2,8 @@
 
 `pump` does all the work in bounded steps:
 1. `fan_out` takes this app's changes from the change feed and writes one `Delivery`
-   per interested webhook, in the transaction that takes them (a crash loses neither);
+   per interested webhook, in the transaction that takes them (a crash loses neither),
+   after making the first attempt of a batch of them;
 2. `send_due` locks due deliveries with `FOR UPDATE SKIP LOCKED` (no two workers ever
    send one attempt at once; a killed worker's locks go with its connection), sends them
    concurrently, and records each attempt, the next retry or the final state.
@@ -14,6 +15,7 @@ what is due.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from ulid import ULID
 
 from datamodels import changes
 from datamodels.fieldtypes.scalars import format_datetime
@@ -73,24 +76,42 @@ def payload(change, model_name: str) -> bytes:
     return orjson.dumps(body)
 
 
-def fan_out(limit: int = FAN_OUT_BATCH) -> int:
-    """Turn up to `limit` committed changes into deliveries; returns how many changes were taken."""
+def fan_out(limit: int = FAN_OUT_BATCH) -> tuple[int, int]:
+    """Turn up to `limit` committed changes into deliveries, in the transaction that takes them,
+    and make the first attempt of the first `WEBHOOK_CONCURRENCY × 4` of them at once (the rest
+    wait for `send_due`); returns how many changes were taken and attempts made.
+
+    A first attempt made here writes each delivery once, in its state after that attempt:
+    no second pass locks and updates it. Should the worker die after sending and before
+    committing, the changes go back to the feed and are sent again under the same delivery
+    ids (`delivery_id_for`), so receivers that deduplicate by id see one event.
+    """
     with transaction.atomic():
         taken = changes.changes_claim(consumer=CONSUMER, limit=limit)
         if not taken:
-            return 0
+            return 0, 0
         # FOR KEY SHARE: a webhook being deleted is waited for and then left out, so no
         # delivery is ever written for a webhook that is gone.
         hooks = list(Webhook.objects.raw(f"SELECT * FROM {Webhook._meta.db_table} WHERE active FOR KEY SHARE"))
         names = dict(DataModel.objects.filter(pk__in={c.data_model_id for c in taken}).values_list("pk", "name"))
         now = timezone.now()
-        rows = [Delivery(webhook=hook, event=change.event, model=names[change.data_model_id],
-                         record_id=change.record_id, body=payload(change, names[change.data_model_id]).decode(),
-                         next_attempt_at=now)
+        rows = [Delivery(id=delivery_id_for(change, hook), webhook=hook, event=change.event,
+                         model=names[change.data_model_id], record_id=change.record_id,
+                         body=payload(change, names[change.data_model_id]).decode(), next_attempt_at=now)
                 for change in taken if change.data_model_id in names
                 for hook in hooks if _wants(hook, change)]
+        first = rows[:settings.INFINITY["WEBHOOK_CONCURRENCY"] * 4]
+        attempts = _attempt(first, now) if first else []
         copy_rows(Delivery, rows)
-    return len(taken)
+        copy_rows(DeliveryAttempt, attempts)
+    return len(taken), len(attempts)
+
+
+def delivery_id_for(change, webhook: Webhook) -> str:
+    """A delivery's id, the same however often its change is taken: the change's time and a
+    hash of the change's and the webhook's ids, as a ULID."""
+    stamp = int(change.created_at.timestamp() * 1000).to_bytes(6, "big")
+    return f"dlv_{ULID.from_bytes(stamp + hashlib.sha256(f'{change.id}:{webhook.pk}'.encode()).digest()[:10])}"
 
 
 def copy_rows(model, rows: list) -> None:
@@ -147,15 +168,21 @@ def send_due(limit: int | None = None) -> int:
         due = _due(limit)
         if not due:
             return 0
-        now = timezone.now()
-        requests = [(d.webhook.url, d.body.encode(), headers_for(d.webhook, d, now)) for d in due]
-        outcomes = list(_pool_of().map(lambda request: sender.post(*request), requests))
-        attempts = [_record(delivery, outcome, now) for delivery, outcome in zip(due, outcomes)]
+        attempts = _attempt(due, timezone.now())
         # Two statements for the whole batch, whatever its size.
         copy_rows(DeliveryAttempt, attempts)
         _save_states(due)
-        _update_webhooks(due, outcomes)
     return len(due)
+
+
+def _attempt(deliveries: list[Delivery], now: dt.datetime) -> list[DeliveryAttempt]:
+    """Send `deliveries` concurrently and apply each outcome to it (the caller saves them);
+    returns the attempts' log rows. A webhook's failure clock follows."""
+    requests = [(d.webhook.url, d.body.encode(), headers_for(d.webhook, d, now)) for d in deliveries]
+    outcomes = list(_pool_of().map(lambda request: sender.post(*request), requests))
+    attempts = [_record(delivery, outcome, now) for delivery, outcome in zip(deliveries, outcomes)]
+    _update_webhooks(deliveries, outcomes)
+    return attempts
 
 
 SAVE_STATES = f"""
@@ -207,7 +234,8 @@ def _update_webhooks(due: list[Delivery], outcomes: list) -> None:
     limit = dt.timedelta(seconds=settings.INFINITY["WEBHOOK_DISABLE_AFTER"])
     for hook_id, (hook, ok, error) in by_hook.items():
         if ok:
-            Webhook.objects.filter(pk=hook_id).exclude(failing_since=None).update(failing_since=None)
+            if hook.failing_since is not None:
+                Webhook.objects.filter(pk=hook_id).update(failing_since=None)
             continue
         Webhook.objects.filter(pk=hook_id, failing_since=None).update(failing_since=now)
         since = Webhook.objects.filter(pk=hook_id).values_list("failing_since", flat=True).first()
@@ -227,9 +255,9 @@ def pump(max_seconds: float = 30.0, linger: float = 0.0) -> int:
     """
     deadline, sent, worked = time.monotonic() + max_seconds, 0, False
     while time.monotonic() < deadline:
-        taken = fan_out()
+        taken, first = fan_out()
         tried = send_due()
-        sent += tried
+        sent += first + tried
         if taken or tried:
             worked = True
             continue

@@ -202,9 +202,10 @@ def test_test_pings_deliveries_list_and_resend(api, orders, receiver):
 
 
 def test_a_webhook_deleted_while_its_batch_is_being_sent_leaves_nothing_behind(api, orders, receiver):
-    # The worker's batch holds its deliveries until the receiver answers; the delete waits
-    # for it, then removes the attempts it recorded. (They once outlived their deliveries:
-    # a foreign-key error at commit and a 500, found by bench.webhooks.)
+    # The worker's batch (its first attempts, made in the transaction that takes the changes)
+    # holds the webhook until the receiver answers; the delete waits for it, then removes the
+    # deliveries and attempts it wrote. (Attempts once outlived their deliveries: a
+    # foreign-key error at commit and a 500, found by bench.webhooks.)
     hook = make_hook(api, receiver.url)
     create_order(api)
     receiver.hold.clear()
@@ -239,7 +240,7 @@ def _release_when_waiting(receiver, waited: list) -> None:
         while time.monotonic() < deadline and not waited:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                               "AND query LIKE '%%FROM webhooks_delivery WHERE webhook_id%%FOR UPDATE%%'")
+                               "AND query LIKE 'SELECT id FROM webhooks_%%FOR UPDATE'")
                 if cursor.fetchone()[0]:
                     waited.append(True)
             time.sleep(0.02)
