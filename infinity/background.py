@@ -8,7 +8,11 @@ it has work to do in this process (with `REDIS_URL`, Celery workers deliver inst
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from typing import Callable
+
+from django.conf import settings
 
 logger = logging.getLogger("infinity.background")
 _starters: dict[str, Callable[[], None]] = {}
@@ -28,3 +32,15 @@ def start_all() -> None:
             start()
         except Exception:  # one failing starter must not keep the server down
             logger.exception("background work %s did not start", name)
+
+
+def lower_priority() -> None:
+    """Run the calling thread, and the threads it starts, at `INFINITY_WORKER_NICE`: when the
+    cores are busy, the operating system serves the API's requests first, and deliveries and
+    embeddings catch up as soon as it has time (Linux keeps a nice value per thread)."""
+    nice = settings.INFINITY["WORKER_NICE"]
+    try:
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, max(nice, os.getpriority(os.PRIO_PROCESS, me)))
+    except (AttributeError, OSError):  # not on this platform: at the same priority as requests
+        pass

@@ -6,6 +6,7 @@ Its configuration (queue, beat's schedule) is the CELERY_* settings in infinity/
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 from infinity.environment import exit_on_bad_settings
 
@@ -14,3 +15,11 @@ exit_on_bad_settings()  # a bad environment variable: its one line on stderr, an
 app = Celery("infinity")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def _background_priority(**_):
+    """Celery's worker processes run background work only: at INFINITY_WORKER_NICE."""
+    from infinity import background
+
+    background.lower_priority()

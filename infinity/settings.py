@@ -84,6 +84,8 @@ INFINITY = {
     "EMBEDDINGS_BATCH": env.whole("INFINITY_EMBEDDINGS_BATCH", 64, low=1, high=2048),
     # BLAS threads of the `local` model per process: processes share the cores.
     "EMBEDDINGS_THREADS": env.whole("INFINITY_EMBEDDINGS_THREADS", 1, low=1, high=64),
+    # Background work (deliveries, embeddings) runs at this nice value: requests get the CPU first.
+    "WORKER_NICE": env.whole("INFINITY_WORKER_NICE", 10, low=0, high=19),
 }
 env.check()
 

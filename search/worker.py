@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from datamodels.changes import CHANNEL
+from infinity import background
 
 from . import feed
 
@@ -31,6 +32,7 @@ _thread: threading.Thread | None = None
 
 def run(stop: threading.Event, *, poll: float = POLL_SECONDS) -> None:
     """Drain the feed whenever there is work, until `stop` is set."""
+    background.lower_priority()
     failures = 0
     while not stop.is_set():
         try:

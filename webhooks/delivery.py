@@ -36,7 +36,7 @@ from .models import Delivery, DeliveryAttempt, Webhook
 from .services import CONSUMER, webhook_disable
 
 FAN_OUT_BATCH = 500
-LINGER = 0.1  # seconds: the background loops' last look after their last batch (see `pump`)
+LINGER = (0.01, 0.02, 0.04, 0.08, 0.16)  # seconds: the background loops' last looks after their last batch
 JITTER = 0.2
 MAX_RETRY_AFTER = 24 * 3600.0
 
@@ -246,25 +246,25 @@ def _update_webhooks(due: list[Delivery], outcomes: list) -> None:
 
 # --- the loop -----------------------------------------------------------------------
 
-def pump(max_seconds: float = 30.0, linger: float = 0.0) -> int:
+def pump(max_seconds: float = 30.0, linger: tuple[float, ...] = ()) -> int:
     """Fan out and send until nothing is due or `max_seconds` passed; returns attempts made.
 
-    With `linger`, a pump that did work looks once more that many seconds after finding
-    nothing: a change committed while it worked may not have woken anyone (the feed wakes
-    a consumer only when nothing of it waits), and this catches it within `linger`.
+    With `linger`, a pump that did work looks again after each of those pauses once it finds
+    nothing (and starts over when it finds something): a change committed while it worked
+    may not have woken anyone (the feed wakes a consumer only when nothing of it waits).
     """
-    deadline, sent, worked = time.monotonic() + max_seconds, 0, False
+    deadline, sent, looks = time.monotonic() + max_seconds, 0, None
     while time.monotonic() < deadline:
         taken, first = fan_out()
         tried = send_due()
         sent += first + tried
         if taken or tried:
-            worked = True
+            looks = iter(linger)
             continue
-        if not (linger and worked):
+        pause = next(looks, None) if looks is not None else None
+        if pause is None:
             break
-        worked = False
-        time.sleep(linger)
+        time.sleep(pause)
     return sent
 
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from datamodels.changes import CHANNEL
+from infinity import background
 
 from . import delivery
 
@@ -53,6 +54,7 @@ def _listener():
 
 
 def _run() -> None:
+    background.lower_priority()
     listener, last_prune = None, 0.0
     sweep = settings.INFINITY["WEBHOOK_SWEEP_SECONDS"]
     while not _stop.is_set():

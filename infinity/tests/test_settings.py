@@ -83,6 +83,7 @@ BAD = [
     ("INFINITY_EMBEDDINGS_ATTEMPTS", "0", "'0' is not allowed: expected a whole number from 1 to 20"),
     ("INFINITY_EMBEDDINGS_BATCH", "all", "'all' is not allowed: expected a whole number from 1 to 2048"),
     ("INFINITY_EMBEDDINGS_THREADS", "0", "'0' is not allowed: expected a whole number from 1 to 64"),
+    ("INFINITY_WORKER_NICE", "20", "'20' is not allowed: expected a whole number from 0 to 19"),
 ]
 
 
@@ -175,6 +176,7 @@ OTHER_DEFAULTS = {
     "WEBHOOK_CONCURRENCY": 8, "EMBEDDINGS_URL": "https://api.openai.com/v1",
     "EMBEDDINGS_MODEL": "text-embedding-3-small", "EMBEDDINGS_API_KEY": "", "EMBEDDINGS_DIMENSIONS": 0,
     "EMBEDDINGS_TIMEOUT": 10.0, "EMBEDDINGS_ATTEMPTS": 3, "EMBEDDINGS_BATCH": 64, "EMBEDDINGS_THREADS": 1,
+    "WORKER_NICE": 10,
 }
 
 
