@@ -162,6 +162,8 @@ def start_worker(env: dict) -> subprocess.Popen:
     if env.get("REDIS_URL"):
         command = [PY, "-m", "celery", "-A", "infinity", "worker", "--beat", "--loglevel=WARNING",
                    "-s", str(Path(tempfile.gettempdir()) / "infinity-bench-beat")]
+        if os.environ.get("BENCH_CELERY_CONCURRENCY"):  # Celery's default: one process per core
+            command += ["--concurrency", os.environ["BENCH_CELERY_CONCURRENCY"]]
     else:
         command = [PY, "manage.py", "webhooks", "work"]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
