@@ -257,11 +257,12 @@ def test_a_rotated_secret_signs_beside_the_old_one(client, customers, receiver, 
 
 
 def _delivered(hooks, webhook_id: str, delivery_id: str):
-    """The delivery once the worker has logged its attempt (it answers the receiver first)."""
+    """The delivery once the worker has logged its attempt: it sends first, and a first attempt
+    is written (delivery and attempt at once) when the worker's transaction commits."""
     deadline = time.monotonic() + WAIT
     while True:
-        [delivery] = [d for d in hooks.deliveries(webhook_id) if d.id == delivery_id]
-        if delivery["status"] != "pending" or time.monotonic() > deadline:
-            assert delivery["status"] == "delivered", delivery
-            return delivery
+        found = [d for d in hooks.deliveries(webhook_id) if d.id == delivery_id]
+        if (found and found[0]["status"] != "pending") or time.monotonic() > deadline:
+            assert found and found[0]["status"] == "delivered", found
+            return found[0]
         time.sleep(0.2)
