@@ -210,6 +210,38 @@ def _old_values(columns: list) -> str:
     return " || ".join(calls) or "'{}'::jsonb"
 
 
+def _on_insert(model_id: int, fields: list, shown: list) -> str:
+    """The insert branch: a `record.created` row per new row and consumer, with the record's JSON."""
+    watched = _watched(model_id, 'record.created')
+    return f"""        IF EXISTS (SELECT 1 FROM {INTERESTS} i WHERE {watched}) THEN
+            -- The record's JSON is written now, from the new row (a plan PL/pgSQL keeps), not
+            -- at commit: a later statement changing it marks it to be written again.
+            INSERT INTO {TABLE} (consumer, data_model_id, record_id, event, changed, data, created_at, txid)
+                SELECT i.consumer, {model_id}, n.id, 'record.created', {_text_array([f.name for f in shown])},
+                       row_to_json(j)::text, now(), txid_current()
+                FROM {INTERESTS} i CROSS JOIN new_rows n CROSS JOIN LATERAL (SELECT {', '.join(record_json_items(fields, 'n'))}) j
+                WHERE {watched};
+            PERFORM infinity_change_wake(i.consumer) FROM {INTERESTS} i WHERE {watched};
+        END IF;
+"""
+
+
+def _on_delete(model_id: int) -> str:
+    """The delete branch: the record as it was, while its links still exist."""
+    watched = _watched(model_id, 'record.deleted')
+    return f"""        -- Created earlier in this transaction: no create is sent, only the delete.
+        DELETE FROM {TABLE} WHERE txid = txid_current() AND record_id = OLD.id AND data_model_id = {model_id}
+            AND event = 'record.created';
+        IF EXISTS (SELECT 1 FROM {INTERESTS} i WHERE {watched}) THEN
+            INSERT INTO {TABLE} (consumer, data_model_id, record_id, event, changed, data, created_at, txid)
+                SELECT i.consumer, {model_id}, OLD.id, 'record.deleted', '{{}}', infinity_record_json_{model_id}(OLD.id),
+                       now(), txid_current()
+                FROM {INTERESTS} i WHERE {watched};
+            PERFORM infinity_change_wake(i.consumer) FROM {INTERESTS} i WHERE {watched};
+        END IF;
+"""
+
+
 def _trigger_function(model_id: int, fields: list, watched: bool) -> str:
     shown = [f for f in fields if field_type(f.type).json_sql(f, "p") is not None]  # vectors aside
     columns = [f for f in shown if not (f.type == "relation" and f.many)]
@@ -226,29 +258,9 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN
-        IF EXISTS (SELECT 1 FROM {INTERESTS} i WHERE {_watched(model_id, 'record.created')}) THEN
-            -- The record's JSON is written now, from the new row (a plan PL/pgSQL keeps), not
-            -- at commit: a later statement changing it marks it to be written again.
-            INSERT INTO {TABLE} (consumer, data_model_id, record_id, event, changed, data, created_at, txid)
-                SELECT i.consumer, {model_id}, n.id, 'record.created', {_text_array([f.name for f in shown])},
-                       row_to_json(j)::text, now(), txid_current()
-                FROM {INTERESTS} i CROSS JOIN new_rows n CROSS JOIN LATERAL (SELECT {', '.join(record_json_items(fields, 'n'))}) j
-                WHERE {_watched(model_id, 'record.created')};
-            PERFORM infinity_change_wake(i.consumer) FROM {INTERESTS} i WHERE {_watched(model_id, 'record.created')};
-        END IF;
-        RETURN NULL;
+{_on_insert(model_id, fields, shown)}        RETURN NULL;
     ELSIF TG_OP = 'DELETE' THEN
-        -- Created earlier in this transaction: no create is sent, only the delete.
-        DELETE FROM {TABLE} WHERE txid = txid_current() AND record_id = OLD.id AND data_model_id = {model_id}
-            AND event = 'record.created';
-        IF EXISTS (SELECT 1 FROM {INTERESTS} i WHERE {_watched(model_id, 'record.deleted')}) THEN
-            INSERT INTO {TABLE} (consumer, data_model_id, record_id, event, changed, data, created_at, txid)
-                SELECT i.consumer, {model_id}, OLD.id, 'record.deleted', '{{}}', infinity_record_json_{model_id}(OLD.id),
-                       now(), txid_current()
-                FROM {INTERESTS} i WHERE {_watched(model_id, 'record.deleted')};
-            PERFORM infinity_change_wake(i.consumer) FROM {INTERESTS} i WHERE {_watched(model_id, 'record.deleted')};
-        END IF;
-        RETURN OLD;
+{_on_delete(model_id)}        RETURN OLD;
     END IF;
     PERFORM infinity_change_touched({model_id}, NEW.id);
     IF NOT EXISTS (SELECT 1 FROM {INTERESTS} i WHERE {_watched(model_id, 'record.updated')}) THEN
